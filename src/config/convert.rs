@@ -1,0 +1,380 @@
+//! Raw YAML structs → validated [`Config`], naming the field of every rejected value.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::raw::{RawConfig, RawForward, RawJwt, RawKeySource, RawLimits, RawTokenSource};
+use super::{
+    ConfigError, Forward, JwtSettings, KeyEncoding, KeyFormat, KeySource, Limits, Listen,
+    ListenAddr, Reload, Responses, TokenSource,
+};
+use crate::keys::Algorithm;
+use crate::policy::ClaimPath;
+
+/// Names the file in every error.
+pub(super) struct Ctx<'a> {
+    pub path: &'a Path,
+}
+
+impl Ctx<'_> {
+    pub fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+pub(super) fn convert(raw: RawConfig, path: &Path) -> Result<super::Config, ConfigError> {
+    let ctx = Ctx { path };
+    let listen = Listen {
+        grpc: ListenAddr::parse(raw.listen.grpc.as_deref().unwrap_or("0.0.0.0:9191"))
+            .map_err(|m| ctx.invalid("listen.grpc", m))?,
+        admin: raw
+            .listen
+            .admin
+            .as_deref()
+            .unwrap_or("0.0.0.0:9090")
+            .parse()
+            .map_err(|_| {
+                ctx.invalid(
+                    "listen.admin",
+                    "not a host:port address (e.g. 0.0.0.0:9090)",
+                )
+            })?,
+    };
+    let keys = convert_keys(&ctx, raw.keys)?;
+    let reload = Reload {
+        debounce: raw
+            .reload
+            .debounce
+            .map_or(Duration::from_millis(200), |d| d.0),
+        poll_interval: raw
+            .reload
+            .poll_interval
+            .map_or(Duration::from_secs(30), |d| d.0),
+    };
+    if reload.debounce > Duration::from_secs(2) {
+        return Err(ctx.invalid("reload.debounce", "must be at most 2s"));
+    }
+    if reload.poll_interval < Duration::from_secs(1) {
+        return Err(ctx.invalid("reload.poll_interval", "must be at least 1s"));
+    }
+    let limits = convert_limits(&ctx, raw.limits)?;
+    let jwt = convert_jwt(&ctx, raw.jwt)?;
+    let forward = convert_forward(&ctx, raw.forward)?;
+    let responses = Responses {
+        realm: raw.responses.realm.unwrap_or_else(|| "jwt-authz".into()),
+        expose_reason: raw.responses.expose_reason.unwrap_or(true),
+    };
+    if responses.realm.is_empty()
+        || responses
+            .realm
+            .chars()
+            .any(|c| c == '"' || c == '\\' || c.is_control() || !c.is_ascii())
+    {
+        return Err(ctx.invalid(
+            "responses.realm",
+            "must be non-empty printable ASCII without '\"' or '\\' (it is quoted in WWW-Authenticate)",
+        ));
+    }
+    let policy = super::rules::convert_rules(&ctx, raw.rules, raw.default.as_deref())?;
+    Ok(super::Config {
+        path: path.to_path_buf(),
+        listen,
+        keys,
+        reload,
+        jwt,
+        policy,
+        forward,
+        responses,
+        limits,
+        shutdown_grace: raw.shutdown_grace.map_or(Duration::from_secs(5), |d| d.0),
+    })
+}
+
+fn convert_keys(ctx: &Ctx<'_>, raw: Vec<RawKeySource>) -> Result<Vec<KeySource>, ConfigError> {
+    if raw.is_empty() {
+        return Err(ctx.invalid("keys", "at least one key source is required"));
+    }
+    let base = ctx.path.parent().unwrap_or(Path::new("."));
+    let mut out: Vec<KeySource> = Vec::with_capacity(raw.len());
+    for (i, source) in raw.into_iter().enumerate() {
+        let field = |name: &str| format!("keys[{i}].{name}");
+        if source.dir.as_os_str().is_empty() {
+            return Err(ctx.invalid(field("dir"), "must not be empty"));
+        }
+        let label = source.dir.display().to_string();
+        let dir = if source.dir.is_absolute() {
+            source.dir
+        } else {
+            base.join(source.dir)
+        };
+        if out.iter().any(|s| s.dir == dir) {
+            return Err(ctx.invalid(field("dir"), format!("{label} is listed twice")));
+        }
+        let format = match source.format.as_deref().unwrap_or("files") {
+            "files" => {
+                let encoding = match source.encoding.as_deref().unwrap_or("raw") {
+                    "raw" => KeyEncoding::Raw,
+                    "base64" => KeyEncoding::Base64,
+                    other => {
+                        return Err(ctx.invalid(
+                            field("encoding"),
+                            format!("unknown encoding {other:?}: use raw or base64"),
+                        ))
+                    }
+                };
+                let algorithm = match source.algorithm.as_deref() {
+                    Some(name) => Algorithm::from_name(name).ok_or_else(|| {
+                        ctx.invalid(
+                            field("algorithm"),
+                            format!("unknown algorithm {name:?}: use HS256, HS384 or HS512"),
+                        )
+                    })?,
+                    None => {
+                        return Err(ctx.invalid(
+                            field("algorithm"),
+                            "required for format: files (the one algorithm these keys verify)",
+                        ))
+                    }
+                };
+                KeyFormat::Files {
+                    encoding,
+                    algorithm,
+                }
+            }
+            "jwks" => {
+                if source.encoding.is_some() {
+                    return Err(ctx.invalid(field("encoding"), "applies only to format: files"));
+                }
+                if source.algorithm.is_some() {
+                    return Err(ctx.invalid(
+                        field("algorithm"),
+                        "applies only to format: files (each JWK names its own alg)",
+                    ));
+                }
+                KeyFormat::Jwks
+            }
+            other => {
+                return Err(ctx.invalid(
+                    field("format"),
+                    format!("unknown format {other:?}: use files or jwks"),
+                ))
+            }
+        };
+        out.push(KeySource { dir, format, label });
+    }
+    Ok(out)
+}
+
+fn convert_jwt(ctx: &Ctx<'_>, raw: RawJwt) -> Result<JwtSettings, ConfigError> {
+    for (name, list) in [
+        ("jwt.issuers", &raw.issuers),
+        ("jwt.audiences", &raw.audiences),
+    ] {
+        if let Some(i) = list.iter().position(String::is_empty) {
+            return Err(ctx.invalid(format!("{name}[{i}]"), "must not be empty"));
+        }
+    }
+    let leeway = raw.leeway.map_or(Duration::from_secs(60), |d| d.0);
+    if leeway > Duration::from_secs(3600) {
+        return Err(ctx.invalid("jwt.leeway", "must be at most 1h"));
+    }
+    let max_lifetime_secs = match raw.max_lifetime {
+        Some(d) if d.0.as_secs() == 0 => {
+            return Err(ctx.invalid("jwt.max_lifetime", "must be at least 1s"))
+        }
+        other => other.map(|d| d.0.as_secs()),
+    };
+    let max_token_bytes = raw.max_token_bytes.unwrap_or(8192);
+    if !(64..=65_536).contains(&max_token_bytes) {
+        return Err(ctx.invalid("jwt.max_token_bytes", "must be between 64 and 65536"));
+    }
+    let sources = match raw.sources {
+        None => vec![TokenSource::Header {
+            name: "authorization".into(),
+            prefix: Some("Bearer ".into()),
+        }],
+        Some(list) if list.is_empty() => {
+            return Err(ctx.invalid("jwt.sources", "must list at least one source"))
+        }
+        Some(list) => list
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| convert_source(ctx, i, s))
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(JwtSettings {
+        issuers: raw.issuers,
+        audiences: raw.audiences,
+        leeway_secs: leeway.as_secs(),
+        require_exp: raw.require_exp.unwrap_or(true),
+        max_lifetime_secs,
+        max_token_bytes,
+        sources,
+    })
+}
+
+fn convert_source(
+    ctx: &Ctx<'_>,
+    i: usize,
+    raw: RawTokenSource,
+) -> Result<TokenSource, ConfigError> {
+    let field = format!("jwt.sources[{i}]");
+    let has_prefix = raw.prefix.is_some();
+    let source = match (raw.header, raw.cookie, raw.query) {
+        (Some(h), None, None) => TokenSource::Header {
+            name: header_name(ctx, &format!("{field}.header"), &h)?,
+            prefix: raw.prefix,
+        },
+        (None, Some(c), None) => TokenSource::Cookie(c),
+        (None, None, Some(q)) => TokenSource::Query(q),
+        _ => return Err(ctx.invalid(field, "set exactly one of header, cookie or query")),
+    };
+    match &source {
+        TokenSource::Header {
+            prefix: Some(p), ..
+        } if p.trim().is_empty() => Err(ctx.invalid(
+            format!("{field}.prefix"),
+            "must not be blank (omit it instead)",
+        )),
+        TokenSource::Cookie(n) | TokenSource::Query(n)
+            if n.is_empty() || n.contains([';', '=', '&', ' ', ',']) =>
+        {
+            Err(ctx.invalid(
+                field,
+                format!("{n:?} is not a valid cookie or parameter name"),
+            ))
+        }
+        TokenSource::Cookie(_) | TokenSource::Query(_) if has_prefix => {
+            Err(ctx.invalid(format!("{field}.prefix"), "applies only to header sources"))
+        }
+        _ => Ok(source),
+    }
+}
+
+/// Validates an HTTP header name and returns it lower-cased.
+pub(super) fn header_name(ctx: &Ctx<'_>, field: &str, name: &str) -> Result<String, ConfigError> {
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !valid {
+        return Err(ctx.invalid(field, format!("{name:?} is not a valid HTTP header name")));
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
+fn convert_forward(ctx: &Ctx<'_>, raw: RawForward) -> Result<Forward, ConfigError> {
+    const RESERVED: [&str; 7] = [
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "te",
+        "upgrade",
+        "cookie",
+    ];
+    let mut claims_to_headers = Vec::with_capacity(raw.claims_to_headers.len());
+    for (header, claim) in raw.claims_to_headers {
+        let field = format!("forward.claims_to_headers.{header}");
+        let name = header_name(ctx, &field, &header)?;
+        if RESERVED.contains(&name.as_str()) || name == "authorization" {
+            return Err(ctx.invalid(field, format!("{name} cannot carry a claim")));
+        }
+        if claims_to_headers.iter().any(|(h, _)| h == &name) {
+            return Err(ctx.invalid(field, "header listed twice (names are case-insensitive)"));
+        }
+        let path = ClaimPath::parse(&claim).map_err(|m| ctx.invalid(&field, m))?;
+        claims_to_headers.push((name, path));
+    }
+    let payload_header = raw
+        .payload_header
+        .map(|h| header_name(ctx, "forward.payload_header", &h))
+        .transpose()?;
+    if let Some(h) = &payload_header {
+        if claims_to_headers.iter().any(|(c, _)| c == h) || RESERVED.contains(&h.as_str()) {
+            return Err(ctx.invalid("forward.payload_header", format!("{h} is already used")));
+        }
+    }
+    let metadata_claims = raw
+        .metadata_claims
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            ClaimPath::parse(c).map_err(|m| ctx.invalid(format!("forward.metadata_claims[{i}]"), m))
+        })
+        .collect::<Result<_, _>>()?;
+    let max_value_bytes = raw.max_value_bytes.unwrap_or(4096);
+    if !(16..=65_536).contains(&max_value_bytes) {
+        return Err(ctx.invalid("forward.max_value_bytes", "must be between 16 and 65536"));
+    }
+    Ok(Forward {
+        claims_to_headers,
+        payload_header,
+        strip_token: raw.strip_token,
+        metadata_claims,
+        max_value_bytes,
+    })
+}
+
+fn convert_limits(ctx: &Ctx<'_>, raw: RawLimits) -> Result<Limits, ConfigError> {
+    let d = Limits::default();
+    let pick = |name: &str, v: Option<usize>, default: usize, min: usize, max: usize| {
+        let v = v.unwrap_or(default);
+        if (min..=max).contains(&v) {
+            Ok(v)
+        } else {
+            Err(ctx.invalid(
+                format!("limits.{name}"),
+                format!("must be between {min} and {max}"),
+            ))
+        }
+    };
+    Ok(Limits {
+        max_in_flight: pick(
+            "max_in_flight",
+            raw.max_in_flight,
+            d.max_in_flight,
+            1,
+            1_000_000,
+        )?,
+        max_header_bytes: pick(
+            "max_header_bytes",
+            raw.max_header_bytes,
+            d.max_header_bytes,
+            256,
+            1 << 20,
+        )?,
+        max_claims_bytes: pick(
+            "max_claims_bytes",
+            raw.max_claims_bytes,
+            d.max_claims_bytes,
+            64,
+            1 << 20,
+        )?,
+        max_claims_depth: pick(
+            "max_claims_depth",
+            raw.max_claims_depth,
+            d.max_claims_depth,
+            1,
+            64,
+        )?,
+        max_keys_per_source: pick(
+            "max_keys_per_source",
+            raw.max_keys_per_source,
+            d.max_keys_per_source,
+            1,
+            100_000,
+        )?,
+        max_key_file_bytes: pick(
+            "max_key_file_bytes",
+            raw.max_key_file_bytes,
+            d.max_key_file_bytes,
+            64,
+            16 << 20,
+        )?,
+    })
+}

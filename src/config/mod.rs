@@ -1,0 +1,288 @@
+//! The validated configuration. `load` reads the YAML file, rejects unknown fields and every
+//! invalid value with an error that names the file and the field.
+
+mod convert;
+mod duration;
+mod raw;
+mod rules;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use duration::{format_duration, parse_duration, DurationError, HumanDuration};
+
+use crate::keys::Algorithm;
+use crate::policy::Policy;
+
+/// Config files larger than this are refused before parsing.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Everything jwt-authz needs to serve, validated.
+#[derive(Debug)]
+pub struct Config {
+    /// The file this came from.
+    pub path: PathBuf,
+    /// Listener addresses.
+    pub listen: Listen,
+    /// Key sources; all keys of all sources form one key ring.
+    pub keys: Vec<KeySource>,
+    /// Reload timing.
+    pub reload: Reload,
+    /// Token validation.
+    pub jwt: JwtSettings,
+    /// Rules and the default action.
+    pub policy: Policy,
+    /// What an allow forwards upstream.
+    pub forward: Forward,
+    /// Deny response settings.
+    pub responses: Responses,
+    /// Resource limits.
+    pub limits: Limits,
+    /// How long in-flight Checks may take to finish on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+/// Where the gRPC server listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// A TCP address.
+    Tcp(SocketAddr),
+    /// A unix domain socket path (`unix:/path`).
+    Unix(PathBuf),
+}
+
+impl ListenAddr {
+    /// Parses `host:port` or `unix:/path`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if let Some(path) = text.strip_prefix("unix:") {
+            if !path.starts_with('/') {
+                return Err(format!("{text:?}: a unix socket needs an absolute path (unix:/run/jwt-authz/authz.sock)"));
+            }
+            return Ok(Self::Unix(PathBuf::from(path)));
+        }
+        text.parse().map(Self::Tcp).map_err(|_| {
+            format!(
+                "{text:?} is not an address (write host:port, e.g. 0.0.0.0:9191, or unix:/path)"
+            )
+        })
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp(a) => write!(f, "{a}"),
+            Self::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+/// `listen:`
+#[derive(Clone, Debug)]
+pub struct Listen {
+    /// The gRPC (ext_authz + health) listener.
+    pub grpc: ListenAddr,
+    /// The admin HTTP listener (/metrics /healthz /readyz).
+    pub admin: SocketAddr,
+}
+
+/// How key files are encoded (`format: files`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyEncoding {
+    /// The file's exact bytes.
+    Raw,
+    /// Base64, standard or URL-safe, padding optional.
+    Base64,
+}
+
+/// How a key directory is laid out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// One key per file; the name is the kid.
+    Files {
+        /// How each file is encoded.
+        encoding: KeyEncoding,
+        /// The one algorithm these keys verify.
+        algorithm: Algorithm,
+    },
+    /// Every `*.json` file is a JWK Set.
+    Jwks,
+}
+
+/// One entry of `keys:`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySource {
+    /// The mounted directory.
+    pub dir: PathBuf,
+    /// Its layout.
+    pub format: KeyFormat,
+    /// Label for logs and metrics (the directory as written).
+    pub label: String,
+}
+
+/// `reload:`
+#[derive(Clone, Debug)]
+pub struct Reload {
+    /// Trailing debounce after a file event.
+    pub debounce: Duration,
+    /// Safety-net poll interval.
+    pub poll_interval: Duration,
+}
+
+/// Where a token is read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A request header (lower-case name), with an optional case-insensitive prefix.
+    Header {
+        /// Header name, lower case.
+        name: String,
+        /// Scheme prefix such as `Bearer `.
+        prefix: Option<String>,
+    },
+    /// A cookie.
+    Cookie(String),
+    /// A query parameter (opt-in: query strings end up in access logs).
+    Query(String),
+}
+
+/// `jwt:`
+#[derive(Clone, Debug)]
+pub struct JwtSettings {
+    /// Accepted `iss` values; empty accepts any.
+    pub issuers: Vec<String>,
+    /// Accepted audiences; empty skips the check.
+    pub audiences: Vec<String>,
+    /// Clock skew allowed for `exp`, `nbf`, `iat`, in seconds.
+    pub leeway_secs: u64,
+    /// Reject tokens without `exp`.
+    pub require_exp: bool,
+    /// Reject tokens whose `exp - iat` exceeds this many seconds.
+    pub max_lifetime_secs: Option<u64>,
+    /// Reject tokens longer than this.
+    pub max_token_bytes: usize,
+    /// Where to look for the token, in order; the first hit wins.
+    pub sources: Vec<TokenSource>,
+}
+
+/// `forward:`
+#[derive(Clone, Debug)]
+pub struct Forward {
+    /// Headers set from claims on allow, in configuration order.
+    pub claims_to_headers: Vec<(String, crate::policy::ClaimPath)>,
+    /// Header carrying base64url of the verified claims JSON.
+    pub payload_header: Option<String>,
+    /// Remove the credential before the request goes upstream.
+    pub strip_token: bool,
+    /// Extra claims copied into the dynamic metadata.
+    pub metadata_claims: Vec<crate::policy::ClaimPath>,
+    /// Longest forwarded header value; longer values are not forwarded.
+    pub max_value_bytes: usize,
+}
+
+/// `responses:`
+#[derive(Clone, Debug)]
+pub struct Responses {
+    /// The `realm` of `WWW-Authenticate`.
+    pub realm: String,
+    /// Send the reason header and JSON body on denies.
+    pub expose_reason: bool,
+}
+
+/// `limits:`
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Checks in flight beyond this are shed with UNAVAILABLE.
+    pub max_in_flight: usize,
+    /// Longest request header value (authorization, cookie) that is searched for a token.
+    pub max_header_bytes: usize,
+    /// Longest decoded claims JSON.
+    pub max_claims_bytes: usize,
+    /// Deepest nesting of the claims JSON.
+    pub max_claims_depth: usize,
+    /// Most keys one source may hold.
+    pub max_keys_per_source: usize,
+    /// Largest key or JWKS file.
+    pub max_key_file_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 10_000,
+            max_header_bytes: 16 * 1024,
+            max_claims_bytes: 16 * 1024,
+            max_claims_depth: 16,
+            max_keys_per_source: 1000,
+            max_key_file_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Why a config was rejected. Every message names the file, and the field where one applies.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read config: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is larger than [`MAX_CONFIG_BYTES`].
+    #[error("{}: config is {size} bytes, larger than the {MAX_CONFIG_BYTES}-byte limit", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+    },
+    /// YAML syntax, unknown field or wrong type (the message names the field and line).
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// serde_yaml's message.
+        message: String,
+    },
+    /// A value is not acceptable.
+    #[error("{}: {field}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The field, as a path (`keys[0].algorithm`).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let read_err = |source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let size = std::fs::metadata(path).map_err(read_err)?.len();
+        if size > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: path.to_path_buf(),
+                size,
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(read_err)?;
+        Self::from_yaml(&text, path)
+    }
+
+    /// Validates YAML text; `path` is used in error messages and to resolve relative key dirs.
+    pub fn from_yaml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let raw: raw::RawConfig = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        convert::convert(raw, path)
+    }
+}

@@ -1,0 +1,168 @@
+//! The config file as written: serde structs that mirror the YAML one to one. Unknown fields are
+//! errors everywhere. `convert` turns this into the validated [`crate::config::Config`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::duration::HumanDuration;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub listen: RawListen,
+    pub keys: Vec<RawKeySource>,
+    #[serde(default)]
+    pub reload: RawReload,
+    #[serde(default)]
+    pub jwt: RawJwt,
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub forward: RawForward,
+    #[serde(default)]
+    pub responses: RawResponses,
+    #[serde(default)]
+    pub limits: RawLimits,
+    pub shutdown_grace: Option<HumanDuration>,
+}
+
+/// `listen:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListen {
+    pub grpc: Option<String>,
+    pub admin: Option<String>,
+}
+
+/// One entry of `keys:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeySource {
+    pub dir: PathBuf,
+    pub format: Option<String>,
+    pub encoding: Option<String>,
+    pub algorithm: Option<String>,
+}
+
+/// `reload:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReload {
+    pub debounce: Option<HumanDuration>,
+    pub poll_interval: Option<HumanDuration>,
+}
+
+/// `jwt:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwt {
+    #[serde(default)]
+    pub issuers: Vec<String>,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    pub leeway: Option<HumanDuration>,
+    pub require_exp: Option<bool>,
+    pub max_lifetime: Option<HumanDuration>,
+    pub max_token_bytes: Option<usize>,
+    pub sources: Option<Vec<RawTokenSource>>,
+}
+
+/// One entry of `jwt.sources:`; exactly one of `header`, `cookie`, `query`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokenSource {
+    pub header: Option<String>,
+    pub prefix: Option<String>,
+    pub cookie: Option<String>,
+    pub query: Option<String>,
+}
+
+/// One entry of `rules:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub name: String,
+    #[serde(rename = "match", default)]
+    pub matcher: RawMatch,
+    #[serde(default)]
+    pub public: bool,
+    pub require: Option<RawRequire>,
+    pub mode: Option<String>,
+}
+
+/// `rules[].match`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMatch {
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub methods: Vec<String>,
+    pub path: Option<String>,
+    pub path_prefix: Option<String>,
+    pub path_regex: Option<String>,
+}
+
+/// `rules[].require` and each entry of its `any_of`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequire {
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub claims: Vec<RawClaimRequirement>,
+    #[serde(default)]
+    pub any_of: Vec<RawRequire>,
+}
+
+/// One claim requirement; exactly one operator.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaimRequirement {
+    pub claim: String,
+    pub equals: Option<serde_json::Value>,
+    pub one_of: Option<Vec<serde_json::Value>>,
+    pub contains: Option<serde_json::Value>,
+    pub prefix: Option<String>,
+    pub exists: Option<bool>,
+}
+
+/// `forward:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForward {
+    #[serde(default)]
+    pub claims_to_headers: BTreeMap<String, String>,
+    pub payload_header: Option<String>,
+    #[serde(default)]
+    pub strip_token: bool,
+    #[serde(default)]
+    pub metadata_claims: Vec<String>,
+    pub max_value_bytes: Option<usize>,
+}
+
+/// `responses:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResponses {
+    pub realm: Option<String>,
+    pub expose_reason: Option<bool>,
+}
+
+/// `limits:` (all optional; defaults in `convert`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_in_flight: Option<usize>,
+    pub max_header_bytes: Option<usize>,
+    pub max_claims_bytes: Option<usize>,
+    pub max_claims_depth: Option<usize>,
+    pub max_keys_per_source: Option<usize>,
+    pub max_key_file_bytes: Option<usize>,
+}

@@ -1,0 +1,315 @@
+//! Finds the token in the request: the configured sources in order, the first hit wins. A
+//! source that holds more than one credential is `malformed`, never "the first one": Envoy
+//! joins a repeated `Authorization` header into `Bearer a,Bearer b`, and picking either would
+//! let a proxy and jwt-authz disagree about who is calling.
+
+use super::TokenError;
+use crate::config::TokenSource;
+use crate::reason::DenyReason;
+use crate::request::RequestView;
+
+/// A token and the index of the source it came from (`jwt.sources[i]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found<'a> {
+    /// The token text.
+    pub token: &'a str,
+    /// Which configured source held it.
+    pub source: usize,
+}
+
+fn malformed(detail: &'static str) -> TokenError {
+    TokenError {
+        reason: DenyReason::Malformed,
+        detail,
+    }
+}
+
+/// Looks for a token; `Ok(None)` when no source has one.
+pub fn extract<'a>(
+    view: &RequestView<'a>,
+    sources: &[TokenSource],
+    max_header_bytes: usize,
+) -> Result<Option<Found<'a>>, TokenError> {
+    for (index, source) in sources.iter().enumerate() {
+        let token = match source {
+            TokenSource::Header { name, prefix } => {
+                from_header(view, name, prefix.as_deref(), max_header_bytes)?
+            }
+            TokenSource::Cookie(name) => from_cookies(view, name, max_header_bytes)?,
+            TokenSource::Query(name) => from_query(view.path, name)?,
+        };
+        if let Some(token) = token {
+            return Ok(Some(Found {
+                token,
+                source: index,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+fn too_large() -> TokenError {
+    TokenError {
+        reason: DenyReason::TokenTooLarge,
+        detail: "credential header is longer than limits.max_header_bytes",
+    }
+}
+
+fn from_header<'a>(
+    view: &RequestView<'a>,
+    name: &str,
+    prefix: Option<&str>,
+    max: usize,
+) -> Result<Option<&'a str>, TokenError> {
+    let value = match view.header(name) {
+        Ok(Some(v)) => v,
+        Ok(None) => return Ok(None),
+        Err(_) => return Err(malformed("credential header appears more than once")),
+    };
+    if value.len() > max {
+        return Err(too_large());
+    }
+    let rest = match prefix {
+        None => value,
+        Some(p) => {
+            let bytes = value.as_bytes();
+            if bytes.len() < p.len() || !bytes[..p.len()].eq_ignore_ascii_case(p.as_bytes()) {
+                // Another scheme (e.g. Basic): no bearer token in this source.
+                return Ok(None);
+            }
+            &value[p.len()..]
+        }
+    };
+    let token = rest.trim_matches(|c| c == ' ' || c == '\t');
+    if token.contains(',') {
+        return Err(malformed(
+            "several credentials in one header (repeated header?)",
+        ));
+    }
+    checked_token(token).map(Some)
+}
+
+fn checked_token(token: &str) -> Result<&str, TokenError> {
+    if token.is_empty() {
+        return Err(malformed("credential is empty"));
+    }
+    if token.contains(|c: char| c.is_ascii_whitespace()) {
+        return Err(malformed("credential contains whitespace"));
+    }
+    Ok(token)
+}
+
+fn from_cookies<'a>(
+    view: &RequestView<'a>,
+    name: &str,
+    max: usize,
+) -> Result<Option<&'a str>, TokenError> {
+    let mut found = None;
+    for header in view.header_values("cookie") {
+        if header.len() > max {
+            return Err(too_large());
+        }
+        for pair in header.split(';') {
+            let Some((k, v)) = pair.trim().split_once('=') else {
+                continue;
+            };
+            if k.trim() != name {
+                continue;
+            }
+            if found.is_some() {
+                return Err(malformed("token cookie appears more than once"));
+            }
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
+            found = Some(checked_token(v)?);
+        }
+    }
+    Ok(found)
+}
+
+fn from_query<'a>(path: &'a str, name: &str) -> Result<Option<&'a str>, TokenError> {
+    let Some((_, query)) = path.split_once('?') else {
+        return Ok(None);
+    };
+    let query = query.split_once('#').map_or(query, |(q, _)| q);
+    let mut found = None;
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k != name {
+            continue;
+        }
+        if found.is_some() {
+            return Err(malformed("token query parameter appears more than once"));
+        }
+        found = Some(checked_token(v)?);
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{check_request, raw_check_request};
+
+    fn bearer() -> Vec<TokenSource> {
+        vec![TokenSource::Header {
+            name: "authorization".into(),
+            prefix: Some("Bearer ".into()),
+        }]
+    }
+
+    fn run(
+        headers: &[(&str, &str)],
+        path: &str,
+        sources: &[TokenSource],
+    ) -> Result<Option<Found<'static>>, TokenError> {
+        let req = Box::leak(Box::new(check_request("GET", path, "h", headers)));
+        extract(&RequestView::new(req), sources, 16384)
+    }
+
+    fn token_of(r: Result<Option<Found<'_>>, TokenError>) -> Result<Option<&str>, &'static str> {
+        r.map(|f| f.map(|f| f.token)).map_err(|e| e.detail)
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        for v in ["Bearer abc", "bearer abc", "BEARER abc", "Bearer   abc "] {
+            assert_eq!(
+                token_of(run(&[("authorization", v)], "/", &bearer())),
+                Ok(Some("abc")),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_schemes_and_absence_are_no_token() {
+        assert_eq!(
+            token_of(run(
+                &[("authorization", "Basic Zm9vOmJhcg==")],
+                "/",
+                &bearer()
+            )),
+            Ok(None)
+        );
+        assert_eq!(token_of(run(&[], "/", &bearer())), Ok(None));
+        assert_eq!(
+            token_of(run(&[("authorization", "Bearer")], "/", &bearer())),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn repeated_or_odd_credentials_are_malformed() {
+        let joined = run(
+            &[("authorization", "Bearer a"), ("authorization", "Bearer b")],
+            "/",
+            &bearer(),
+        );
+        assert_eq!(
+            token_of(joined),
+            Err("several credentials in one header (repeated header?)")
+        );
+        assert_eq!(
+            token_of(run(&[("authorization", "Bearer  ")], "/", &bearer())),
+            Err("credential is empty")
+        );
+        assert_eq!(
+            token_of(run(&[("authorization", "Bearer a b")], "/", &bearer())),
+            Err("credential contains whitespace")
+        );
+        let raw =
+            raw_check_request(&[("authorization", "Bearer a"), ("Authorization", "Bearer b")]);
+        let err = extract(&RequestView::new(&raw), &bearer(), 16384).unwrap_err();
+        assert_eq!(err.detail, "credential header appears more than once");
+    }
+
+    #[test]
+    fn raw_header_map_is_read() {
+        let raw = raw_check_request(&[("authorization", "Bearer tok")]);
+        let found = extract(&RequestView::new(&raw), &bearer(), 16384)
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.token, "tok");
+    }
+
+    #[test]
+    fn sources_in_order_first_hit_wins() {
+        let sources = vec![
+            TokenSource::Header {
+                name: "x-token".into(),
+                prefix: None,
+            },
+            TokenSource::Cookie("access_token".into()),
+            TokenSource::Query("access_token".into()),
+        ];
+        let r = run(
+            &[("cookie", "a=1; access_token=ck")],
+            "/p?access_token=q",
+            &sources,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((r.token, r.source), ("ck", 1));
+        let r = run(
+            &[("x-token", "hd"), ("cookie", "access_token=ck")],
+            "/",
+            &sources,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((r.token, r.source), ("hd", 0));
+        let r = run(&[], "/p?x=1&access_token=q#frag", &sources)
+            .unwrap()
+            .unwrap();
+        assert_eq!((r.token, r.source), ("q", 2));
+    }
+
+    #[test]
+    fn cookie_edge_cases() {
+        let c = vec![TokenSource::Cookie("t".into())];
+        assert_eq!(
+            token_of(run(&[("cookie", "t=\"abc\"")], "/", &c)),
+            Ok(Some("abc"))
+        );
+        assert_eq!(
+            token_of(run(&[("cookie", "tt=1; xt=2")], "/", &c)),
+            Ok(None)
+        );
+        assert_eq!(
+            token_of(run(&[("cookie", "t=1; t=2")], "/", &c)),
+            Err("token cookie appears more than once")
+        );
+        let raw = raw_check_request(&[("cookie", "t=1"), ("cookie", "t=2")]);
+        assert!(extract(&RequestView::new(&raw), &c, 16384).is_err());
+        let raw = raw_check_request(&[("cookie", "a=1"), ("cookie", "t=2")]);
+        assert_eq!(
+            extract(&RequestView::new(&raw), &c, 16384)
+                .unwrap()
+                .unwrap()
+                .token,
+            "2"
+        );
+    }
+
+    #[test]
+    fn query_edge_cases() {
+        let q = vec![TokenSource::Query("t".into())];
+        assert_eq!(
+            token_of(run(&[], "/p?t=1&t=2", &q)),
+            Err("token query parameter appears more than once")
+        );
+        assert_eq!(token_of(run(&[], "/p?t=", &q)), Err("credential is empty"));
+        assert_eq!(token_of(run(&[], "/p", &q)), Ok(None));
+    }
+
+    #[test]
+    fn oversized_headers_are_refused() {
+        let big = format!("Bearer {}", "a".repeat(20_000));
+        let err = run(&[("authorization", &big)], "/", &bearer()).unwrap_err();
+        assert_eq!(err.reason, DenyReason::TokenTooLarge);
+    }
+}

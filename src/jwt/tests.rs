@@ -1,0 +1,396 @@
+//! Verification tests: one per deny reason and per RFC 8725 rejection. Well-formed tokens are
+//! minted by the jsonwebtoken crate (an independent implementation); odd ones by
+//! `sign_compact`.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::*;
+use crate::config::{JwtSettings, Limits, TokenSource};
+use crate::keys::{Algorithm, KeyRing, LoadedKey};
+use crate::testing::sign_compact;
+
+const NOW: u64 = 1_800_000_000;
+const K256: &[u8] = b"0123456789abcdef0123456789abcdef";
+const K512: &[u8] = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn ring() -> KeyRing {
+    let lk = |kid: &str, alg, secret: &[u8]| LoadedKey {
+        kid: kid.into(),
+        alg,
+        secret: secret.to_vec(),
+        source: Arc::from("test"),
+        warnings: vec![],
+    };
+    KeyRing::build(vec![
+        lk("k256", Algorithm::HS256, K256),
+        lk("k512", Algorithm::HS512, K512),
+        lk(
+            "other256",
+            Algorithm::HS256,
+            b"ffffffffffffffffffffffffffffffff",
+        ),
+    ])
+    .unwrap()
+}
+
+fn settings() -> JwtSettings {
+    JwtSettings {
+        issuers: vec![],
+        audiences: vec![],
+        leeway_secs: 60,
+        require_exp: true,
+        max_lifetime_secs: None,
+        max_token_bytes: 8192,
+        sources: vec![TokenSource::Header {
+            name: "authorization".into(),
+            prefix: Some("Bearer ".into()),
+        }],
+    }
+}
+
+fn mint(kid: Option<&str>, alg: Algorithm, secret: &[u8], claims: serde_json::Value) -> String {
+    let mut header = jsonwebtoken::Header::new(alg.to_jsonwebtoken());
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret).unwrap(),
+    )
+    .unwrap()
+}
+
+fn good_claims() -> serde_json::Value {
+    json!({"sub": "alice", "iat": NOW - 10, "exp": NOW + 600})
+}
+
+fn check(token: &str, s: &JwtSettings) -> Result<String, (DenyReason, &'static str)> {
+    let ring = ring();
+    verify(token, &ring, s, &Limits::default(), NOW)
+        .map(|v| v.key.kid.to_string())
+        .map_err(|e| (e.reason, e.detail))
+}
+
+fn reason(token: &str, s: &JwtSettings) -> DenyReason {
+    check(token, s).unwrap_err().0
+}
+
+#[test]
+fn valid_tokens_verify_with_their_key() {
+    let t = mint(Some("k256"), Algorithm::HS256, K256, good_claims());
+    assert_eq!(check(&t, &settings()), Ok("k256".into()));
+    let t = mint(Some("k512"), Algorithm::HS512, K512, good_claims());
+    assert_eq!(check(&t, &settings()), Ok("k512".into()));
+    let ring = ring();
+    let v = verify(&t, &ring, &settings(), &Limits::default(), NOW).unwrap();
+    assert_eq!(v.claims.get_str("sub"), Some("alice"));
+    assert_eq!(v.payload_b64, t.split('.').nth(1).unwrap());
+}
+
+#[test]
+fn kidless_tokens_try_the_keys_of_their_algorithm() {
+    let t = mint(
+        None,
+        Algorithm::HS256,
+        b"ffffffffffffffffffffffffffffffff",
+        good_claims(),
+    );
+    assert_eq!(check(&t, &settings()), Ok("other256".into()));
+    let t = mint(
+        None,
+        Algorithm::HS256,
+        b"not-a-configured-key-0123456789ab",
+        good_claims(),
+    );
+    assert_eq!(reason(&t, &settings()), DenyReason::BadSignature);
+    let t = mint(None, Algorithm::HS384, &[1; 48], good_claims());
+    assert_eq!(reason(&t, &settings()), DenyReason::UnsupportedAlg);
+}
+
+#[test]
+fn algorithm_is_pinned_by_the_key_not_the_token() {
+    // Signed correctly with k512's bytes but claiming HS256 under kid k512.
+    let t = sign_compact(
+        Algorithm::HS256,
+        K512,
+        r#"{"alg":"HS256","kid":"k512"}"#,
+        &good_claims().to_string(),
+    );
+    assert_eq!(
+        check(&t, &settings()),
+        Err((
+            DenyReason::UnsupportedAlg,
+            "alg differs from the algorithm the key is pinned to"
+        ))
+    );
+    for alg in ["none", "RS256", "ES256", "hs256", "HS256 "] {
+        let header = format!(r#"{{"alg":"{alg}","kid":"k256"}}"#);
+        let t = sign_compact(Algorithm::HS256, K256, &header, &good_claims().to_string());
+        assert_eq!(reason(&t, &settings()), DenyReason::UnsupportedAlg, "{alg}");
+    }
+}
+
+#[test]
+fn unsigned_and_unknown_kid_tokens_are_refused() {
+    let t = mint(Some("k256"), Algorithm::HS256, K256, good_claims());
+    let (head, rest) = t.split_once('.').unwrap();
+    let payload = rest.split('.').next().unwrap();
+    assert_eq!(
+        check(&format!("{head}.{payload}."), &settings()),
+        Err((DenyReason::Malformed, "token is unsigned"))
+    );
+    let t = mint(Some("nope"), Algorithm::HS256, K256, good_claims());
+    assert_eq!(reason(&t, &settings()), DenyReason::UnknownKid);
+}
+
+#[test]
+fn any_change_breaks_the_signature() {
+    let t = mint(Some("k256"), Algorithm::HS256, K256, good_claims());
+    let forged_payload = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        json!({"sub": "admin", "exp": NOW + 600}).to_string(),
+    );
+    let parts: Vec<&str> = t.split('.').collect();
+    let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+    assert_eq!(reason(&forged, &settings()), DenyReason::BadSignature);
+    let wrong_key = mint(
+        Some("k256"),
+        Algorithm::HS256,
+        b"ffffffffffffffffffffffffffffffff",
+        good_claims(),
+    );
+    assert_eq!(reason(&wrong_key, &settings()), DenyReason::BadSignature);
+    let short_sig = format!("{}.{}.{}", parts[0], parts[1], &parts[2][..20]);
+    assert_eq!(
+        check(&short_sig, &settings()),
+        Err((DenyReason::BadSignature, "signature has the wrong length"))
+    );
+}
+
+#[test]
+fn structure_violations_are_malformed_with_precise_details() {
+    let good = mint(Some("k256"), Algorithm::HS256, K256, good_claims());
+    let p: Vec<&str> = good.split('.').collect();
+    let cases: Vec<(String, &str)> = vec![
+        (
+            "abc".into(),
+            "not a compact JWS (expected header.payload.signature)",
+        ),
+        (
+            "a.b".into(),
+            "not a compact JWS (expected header.payload.signature)",
+        ),
+        (
+            "a.b.c.d".into(),
+            "not a compact JWS (expected header.payload.signature)",
+        ),
+        (
+            "a.b.c.d.e".into(),
+            "encrypted tokens (JWE) are not accepted",
+        ),
+        (
+            format!("{}=.{}.{}", p[0], p[1], p[2]),
+            "header is not canonical base64url",
+        ),
+        (
+            format!("{}.{}.{}=", p[0], p[1], p[2]),
+            "signature is not canonical base64url",
+        ),
+        (
+            format!("{}.{}.{}", p[0].replace('J', "+"), p[1], p[2]),
+            "header is not canonical base64url",
+        ),
+    ];
+    for (token, detail) in cases {
+        assert_eq!(
+            check(&token, &settings()),
+            Err((DenyReason::Malformed, detail)),
+            "{token}"
+        );
+    }
+}
+
+#[test]
+fn non_canonical_trailing_bits_are_rejected() {
+    // A 32-byte MAC is 43 base64url chars; the last char carries 2 padding bits that must be 0.
+    let good = mint(Some("k256"), Algorithm::HS256, K256, good_claims());
+    let (input, sig) = good.rsplit_once('.').unwrap();
+    let last = sig.chars().last().unwrap();
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let idx = ALPHABET.find(last).unwrap();
+    let twin = ALPHABET.chars().nth(idx ^ 1).unwrap();
+    let tampered = format!("{input}.{}{twin}", &sig[..sig.len() - 1]);
+    assert_eq!(reason(&tampered, &settings()), DenyReason::Malformed);
+}
+
+#[test]
+fn dangerous_headers_are_rejected_even_when_signed() {
+    let claims = good_claims().to_string();
+    for (header, detail) in [
+        (
+            r#"{"alg":"HS256","kid":"k256","crit":["exp"]}"#,
+            "crit header parameter is not supported",
+        ),
+        (
+            r#"{"alg":"HS256","kid":"k256","jku":"https://x"}"#,
+            "header names its own key (jku/x5u/jwk/x5c); keys come only from configuration",
+        ),
+        (
+            r#"{"alg":"HS256","kid":"k256","b64":false,"crit":["b64"]}"#,
+            "unencoded payloads (b64) are not supported",
+        ),
+        (
+            r#"{"alg":"HS256","alg":"HS256","kid":"k256"}"#,
+            "duplicate member in header",
+        ),
+        (r#"{"kid":"k256"}"#, "header has no alg"),
+    ] {
+        let t = sign_compact(Algorithm::HS256, K256, header, &claims);
+        assert_eq!(
+            check(&t, &settings()),
+            Err((DenyReason::Malformed, detail)),
+            "{header}"
+        );
+    }
+}
+
+#[test]
+fn claims_must_be_a_strict_object() {
+    let h = r#"{"alg":"HS256","kid":"k256"}"#;
+    for (payload, detail) in [
+        (
+            r#"{"sub":"a","sub":"admin","exp":1900000000}"#,
+            "duplicate member in claims",
+        ),
+        ("[1]", "claims are not a JSON object"),
+        ("not json", "claims are not a JSON object"),
+        (r#"{"exp":"tomorrow"}"#, "exp is not a number"),
+        (r#"{"exp":1900000000,"nbf":true}"#, "nbf is not a number"),
+        (
+            r#"{"exp":1900000000,"a":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}"#,
+            "claims are nested deeper than limits.max_claims_depth",
+        ),
+    ] {
+        let t = sign_compact(Algorithm::HS256, K256, h, payload);
+        assert_eq!(
+            check(&t, &settings()),
+            Err((DenyReason::Malformed, detail)),
+            "{payload}"
+        );
+    }
+}
+
+#[test]
+fn time_claims_honour_the_leeway() {
+    let s = settings();
+    let at = |claims| mint(Some("k256"), Algorithm::HS256, K256, claims);
+    assert!(check(&at(json!({"exp": NOW - 59})), &s).is_ok());
+    assert_eq!(
+        reason(&at(json!({"exp": NOW - 60})), &s),
+        DenyReason::Expired
+    );
+    assert_eq!(
+        reason(&at(json!({"exp": NOW - 3600})), &s),
+        DenyReason::Expired
+    );
+    assert!(check(&at(json!({"exp": NOW + 600, "nbf": NOW + 60})), &s).is_ok());
+    assert_eq!(
+        reason(&at(json!({"exp": NOW + 600, "nbf": NOW + 61})), &s),
+        DenyReason::NotYetValid
+    );
+    assert_eq!(
+        reason(&at(json!({"exp": NOW + 600, "iat": NOW + 120})), &s),
+        DenyReason::NotYetValid
+    );
+    assert!(check(&at(json!({"exp": (NOW + 10) as f64 + 0.5})), &s).is_ok());
+    assert_eq!(
+        reason(&at(json!({"sub": "x"})), &s),
+        DenyReason::MissingClaim
+    );
+    let lax = JwtSettings {
+        require_exp: false,
+        ..settings()
+    };
+    assert!(check(&at(json!({"sub": "x"})), &lax).is_ok());
+}
+
+#[test]
+fn lifetime_issuer_and_audience() {
+    let at = |claims| mint(Some("k256"), Algorithm::HS256, K256, claims);
+    let s = JwtSettings {
+        max_lifetime_secs: Some(3600),
+        ..settings()
+    };
+    assert!(check(&at(json!({"iat": NOW, "exp": NOW + 3600})), &s).is_ok());
+    assert_eq!(
+        reason(&at(json!({"iat": NOW, "exp": NOW + 3601})), &s),
+        DenyReason::LifetimeTooLong
+    );
+    assert_eq!(
+        reason(&at(json!({"exp": NOW + 60})), &s),
+        DenyReason::MissingClaim
+    );
+
+    let s = JwtSettings {
+        issuers: vec!["https://idp".into()],
+        ..settings()
+    };
+    assert!(check(&at(json!({"exp": NOW + 60, "iss": "https://idp"})), &s).is_ok());
+    assert_eq!(
+        reason(&at(json!({"exp": NOW + 60, "iss": "https://evil"})), &s),
+        DenyReason::BadIssuer
+    );
+    assert_eq!(
+        reason(&at(json!({"exp": NOW + 60, "iss": ["https://idp"]})), &s),
+        DenyReason::BadIssuer
+    );
+    assert_eq!(
+        reason(&at(json!({"exp": NOW + 60})), &s),
+        DenyReason::MissingClaim
+    );
+
+    let s = JwtSettings {
+        audiences: vec!["orders".into(), "billing".into()],
+        ..settings()
+    };
+    assert!(check(&at(json!({"exp": NOW + 60, "aud": "billing"})), &s).is_ok());
+    assert!(check(&at(json!({"exp": NOW + 60, "aud": ["x", "orders"]})), &s).is_ok());
+    assert_eq!(
+        reason(&at(json!({"exp": NOW + 60, "aud": ["x", "y"]})), &s),
+        DenyReason::BadAudience
+    );
+    assert_eq!(
+        reason(&at(json!({"exp": NOW + 60, "aud": "x"})), &s),
+        DenyReason::BadAudience
+    );
+    assert_eq!(
+        reason(&at(json!({"exp": NOW + 60, "aud": 5})), &s),
+        DenyReason::BadAudience
+    );
+    assert_eq!(
+        reason(&at(json!({"exp": NOW + 60})), &s),
+        DenyReason::MissingClaim
+    );
+}
+
+#[test]
+fn oversized_tokens_are_refused_before_parsing() {
+    let s = JwtSettings {
+        max_token_bytes: 100,
+        ..settings()
+    };
+    let t = mint(
+        Some("k256"),
+        Algorithm::HS256,
+        K256,
+        json!({"exp": NOW + 60, "pad": "x".repeat(200)}),
+    );
+    assert_eq!(
+        check(&t, &s),
+        Err((
+            DenyReason::TokenTooLarge,
+            "token is longer than jwt.max_token_bytes"
+        ))
+    );
+}

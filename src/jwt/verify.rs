@@ -1,0 +1,215 @@
+//! Compact JWS verification, strict by default: canonical base64url, the header's `alg` must be
+//! the algorithm its key is pinned to, the signature is checked before the claims are parsed,
+//! and time, issuer, audience and lifetime rules apply with the configured leeway.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::Value;
+
+use super::{header, json, Claims, TokenError, Verified};
+use crate::config::{JwtSettings, Limits};
+use crate::keys::{Algorithm, Key, KeyRing};
+use crate::reason::DenyReason;
+
+/// Largest decoded header accepted (real ones are under 100 bytes).
+const MAX_HEADER_BYTES: usize = 1024;
+
+fn fail(reason: DenyReason, detail: &'static str) -> TokenError {
+    TokenError { reason, detail }
+}
+
+/// Verifies `token` against `ring` and the claim rules. `now` is Unix time in seconds.
+pub fn verify<'r, 't>(
+    token: &'t str,
+    ring: &'r KeyRing,
+    settings: &JwtSettings,
+    limits: &Limits,
+    now: u64,
+) -> Result<Verified<'r, 't>, TokenError> {
+    use DenyReason::*;
+    if token.len() > settings.max_token_bytes {
+        return Err(fail(
+            TokenTooLarge,
+            "token is longer than jwt.max_token_bytes",
+        ));
+    }
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(fail(
+            Malformed,
+            "not a compact JWS (expected header.payload.signature)",
+        ));
+    };
+    match parts.count() {
+        0 => {}
+        2 => return Err(fail(Malformed, "encrypted tokens (JWE) are not accepted")),
+        _ => {
+            return Err(fail(
+                Malformed,
+                "not a compact JWS (expected header.payload.signature)",
+            ))
+        }
+    }
+
+    let mut header_buf = [0u8; MAX_HEADER_BYTES];
+    if header_b64.len() > MAX_HEADER_BYTES / 3 * 4 {
+        return Err(fail(Malformed, "header is too large"));
+    }
+    let n = URL_SAFE_NO_PAD
+        .decode_slice(header_b64, &mut header_buf)
+        .map_err(|_| fail(Malformed, "header is not canonical base64url"))?;
+    let header = header::parse(&header_buf[..n]).map_err(|d| fail(Malformed, d))?;
+    if let Some(why) = header.forbidden {
+        return Err(fail(Malformed, why));
+    }
+    let alg = match header.alg.as_deref() {
+        None => return Err(fail(Malformed, "header has no alg")),
+        Some("none") => return Err(fail(UnsupportedAlg, "alg none is never accepted")),
+        Some(name) => Algorithm::from_name(name)
+            .ok_or_else(|| fail(UnsupportedAlg, "alg is not one of HS256, HS384, HS512"))?,
+    };
+
+    let mut sig_buf = [0u8; 64];
+    if signature_b64.is_empty() {
+        return Err(fail(Malformed, "token is unsigned"));
+    }
+    if signature_b64.len() > 86 {
+        return Err(fail(BadSignature, "signature has the wrong length"));
+    }
+    let sig_len = URL_SAFE_NO_PAD
+        .decode_slice(signature_b64, &mut sig_buf)
+        .map_err(|_| fail(Malformed, "signature is not canonical base64url"))?;
+    if sig_len != alg.output_len() {
+        return Err(fail(BadSignature, "signature has the wrong length"));
+    }
+    let signature = &sig_buf[..sig_len];
+    let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+
+    let key: &Key = match header.kid.as_deref() {
+        Some(kid) => {
+            let key = ring
+                .get(kid)
+                .ok_or_else(|| fail(UnknownKid, "no key with the token's kid"))?;
+            if key.alg != alg {
+                return Err(fail(
+                    UnsupportedAlg,
+                    "alg differs from the algorithm the key is pinned to",
+                ));
+            }
+            if !key.verify(signing_input, signature) {
+                return Err(fail(BadSignature, "signature does not verify"));
+            }
+            key
+        }
+        None => {
+            let mut candidates = ring.with_alg(alg).peekable();
+            if candidates.peek().is_none() {
+                return Err(fail(UnsupportedAlg, "no key is pinned to the token's alg"));
+            }
+            candidates
+                .find(|k| k.verify(signing_input, signature))
+                .ok_or_else(|| fail(BadSignature, "signature does not verify with any key"))?
+        }
+    };
+
+    // Only a token signed by one of our keys gets its claims parsed.
+    if payload_b64.len() / 4 * 3 > limits.max_claims_bytes {
+        return Err(fail(
+            Malformed,
+            "claims are larger than limits.max_claims_bytes",
+        ));
+    }
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| fail(Malformed, "payload is not canonical base64url"))?;
+    let root = json::parse_object(&payload, limits.max_claims_depth).map_err(|e| {
+        let text = e.to_string();
+        if text.starts_with(json::DUPLICATE) {
+            fail(Malformed, "duplicate member in claims")
+        } else if text.starts_with(json::TOO_DEEP) {
+            fail(
+                Malformed,
+                "claims are nested deeper than limits.max_claims_depth",
+            )
+        } else {
+            fail(Malformed, "claims are not a JSON object")
+        }
+    })?;
+    let claims = Claims::new(root);
+    check_claims(&claims, settings, now)?;
+    Ok(Verified {
+        key,
+        claims,
+        payload_b64,
+    })
+}
+
+/// NumericDate claim as seconds; `Err` when present but not a number.
+fn time_claim(
+    claims: &Claims,
+    name: &str,
+    detail: &'static str,
+) -> Result<Option<f64>, TokenError> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .map(Some)
+            .ok_or_else(|| fail(DenyReason::Malformed, detail)),
+        Some(_) => Err(fail(DenyReason::Malformed, detail)),
+    }
+}
+
+fn check_claims(claims: &Claims, s: &JwtSettings, now: u64) -> Result<(), TokenError> {
+    use DenyReason::*;
+    let now = now as f64;
+    let leeway = s.leeway_secs as f64;
+    let exp = time_claim(claims, "exp", "exp is not a number")?;
+    let nbf = time_claim(claims, "nbf", "nbf is not a number")?;
+    let iat = time_claim(claims, "iat", "iat is not a number")?;
+    match exp {
+        None if s.require_exp => return Err(fail(MissingClaim, "token has no exp")),
+        Some(exp) if now >= exp + leeway => return Err(fail(Expired, "token has expired")),
+        _ => {}
+    }
+    if nbf.is_some_and(|nbf| nbf > now + leeway) {
+        return Err(fail(NotYetValid, "token is not valid yet (nbf)"));
+    }
+    if iat.is_some_and(|iat| iat > now + leeway) {
+        return Err(fail(NotYetValid, "token was issued in the future (iat)"));
+    }
+    if let Some(max) = s.max_lifetime_secs {
+        let (Some(exp), Some(iat)) = (exp, iat) else {
+            return Err(fail(MissingClaim, "jwt.max_lifetime needs exp and iat"));
+        };
+        if exp - iat > max as f64 {
+            return Err(fail(LifetimeTooLong, "exp - iat exceeds jwt.max_lifetime"));
+        }
+    }
+    if !s.issuers.is_empty() {
+        match claims.get("iss") {
+            None | Some(Value::Null) => return Err(fail(MissingClaim, "token has no iss")),
+            Some(Value::String(iss)) if s.issuers.iter().any(|i| i == iss) => {}
+            Some(_) => return Err(fail(BadIssuer, "iss is not an accepted issuer")),
+        }
+    }
+    if !s.audiences.is_empty() {
+        let accepted = |a: &Value| {
+            a.as_str()
+                .is_some_and(|a| s.audiences.iter().any(|x| x == a))
+        };
+        let ok = match claims.get("aud") {
+            None | Some(Value::Null) => return Err(fail(MissingClaim, "token has no aud")),
+            Some(Value::Array(list)) => list.iter().any(accepted),
+            Some(single @ Value::String(_)) => accepted(single),
+            Some(_) => return Err(fail(BadAudience, "aud is neither a string nor an array")),
+        };
+        if !ok {
+            return Err(fail(BadAudience, "aud has no accepted audience"));
+        }
+    }
+    Ok(())
+}

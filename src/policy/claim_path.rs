@@ -1,0 +1,206 @@
+//! Dotted claim paths (`realm_access.roles`, `groups.0.name`) and how claim values are written
+//! into headers. A segment walks into an object by key; on an array, a numeric segment picks an
+//! element and any other segment applies to every element. `\.` is a literal dot, for
+//! namespaced claims such as `https://example\.com/roles`.
+
+use std::fmt::{self, Write};
+
+use serde_json::Value;
+
+/// A parsed claim path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimPath {
+    text: String,
+    segments: Vec<String>,
+}
+
+impl ClaimPath {
+    /// Parses `a.b.c`; `\.` escapes a dot and `\\` a backslash.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut segments = vec![String::new()];
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some(e @ ('.' | '\\')) => segments.last_mut().expect("non-empty").push(e),
+                    _ => {
+                        return Err(format!(
+                            "claim path {text:?}: `\\` must be followed by `.` or `\\`"
+                        ))
+                    }
+                },
+                '.' => segments.push(String::new()),
+                c => segments.last_mut().expect("non-empty").push(c),
+            }
+        }
+        if segments.iter().any(String::is_empty) {
+            return Err(format!("claim path {text:?} has an empty segment"));
+        }
+        Ok(Self {
+            text: text.to_string(),
+            segments,
+        })
+    }
+
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Calls `f` for every value the path reaches in `root` (nulls are skipped).
+    pub fn visit<'v>(&self, root: &'v Value, f: &mut impl FnMut(&'v Value)) {
+        visit(root, &self.segments, f);
+    }
+
+    /// True when the path reaches at least one value for which `pred` holds.
+    pub fn any(&self, root: &Value, mut pred: impl FnMut(&Value) -> bool) -> bool {
+        let mut hit = false;
+        self.visit(root, &mut |v| hit = hit || pred(v));
+        hit
+    }
+
+    /// Renders the reached values as one header value: strings as is, numbers and booleans as
+    /// text, arrays joined with `,`, objects as compact JSON. `None` when nothing is reached,
+    /// or the value is unsafe in a header (CR, LF, NUL or another control character) or longer
+    /// than `max_len`: such a claim is treated as absent, so its header is removed.
+    pub fn header_value(&self, root: &Value, max_len: usize) -> Option<String> {
+        let mut out = String::new();
+        let mut first = true;
+        self.visit(root, &mut |v| match v {
+            Value::Array(items) => {
+                for item in items.iter().filter(|i| !i.is_null()) {
+                    push_item(&mut out, &mut first, item);
+                }
+            }
+            other => push_item(&mut out, &mut first, other),
+        });
+        let safe =
+            !first && out.len() <= max_len && !out.chars().any(|c| c.is_control() && c != '\t');
+        safe.then_some(out)
+    }
+}
+
+fn push_item(out: &mut String, first: &mut bool, v: &Value) {
+    if !*first {
+        out.push(',');
+    }
+    *first = false;
+    match v {
+        Value::String(s) => out.push_str(s),
+        other => {
+            let _ = write!(out, "{other}");
+        }
+    }
+}
+
+fn visit<'v>(value: &'v Value, segments: &[String], f: &mut impl FnMut(&'v Value)) {
+    let Some((head, rest)) = segments.split_first() else {
+        if !value.is_null() {
+            f(value);
+        }
+        return;
+    };
+    match value {
+        Value::Object(map) => {
+            if let Some(child) = map.get(head) {
+                visit(child, rest, f);
+            }
+        }
+        Value::Array(items) => match head.parse::<usize>() {
+            Ok(i) => {
+                if let Some(child) = items.get(i) {
+                    visit(child, rest, f);
+                }
+            }
+            Err(_) => {
+                for item in items {
+                    visit(item, segments, f);
+                }
+            }
+        },
+        _ => {}
+    }
+}
+
+impl fmt::Display for ClaimPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims() -> Value {
+        json!({
+            "sub": "alice",
+            "n": 42,
+            "f": 1.5,
+            "ok": true,
+            "realm_access": {"roles": ["admin", "ops"]},
+            "groups": [{"name": "a"}, {"name": "b"}, {"id": 3}],
+            "https://example.com/tenant": "t1",
+            "obj": {"x": 1, "y": [1, 2]},
+            "nul": null,
+            "evil": "a\r\nx-injected: 1",
+            "tab": "a\tb"
+        })
+    }
+
+    fn header(path: &str) -> Option<String> {
+        ClaimPath::parse(path).unwrap().header_value(&claims(), 64)
+    }
+
+    #[test]
+    fn parses_and_rejects() {
+        assert_eq!(ClaimPath::parse("a.b").unwrap().segments, ["a", "b"]);
+        assert_eq!(
+            ClaimPath::parse(r"https://example\.com/x")
+                .unwrap()
+                .segments,
+            ["https://example.com/x"]
+        );
+        assert_eq!(ClaimPath::parse(r"a\\b").unwrap().segments, [r"a\b"]);
+        for bad in ["", "a.", ".a", "a..b", r"a\b"] {
+            assert!(ClaimPath::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn renders_header_values() {
+        assert_eq!(header("sub").as_deref(), Some("alice"));
+        assert_eq!(header("n").as_deref(), Some("42"));
+        assert_eq!(header("f").as_deref(), Some("1.5"));
+        assert_eq!(header("ok").as_deref(), Some("true"));
+        assert_eq!(header("realm_access.roles").as_deref(), Some("admin,ops"));
+        assert_eq!(header("realm_access.roles.1").as_deref(), Some("ops"));
+        assert_eq!(header("groups.name").as_deref(), Some("a,b"));
+        assert_eq!(header("groups.0").as_deref(), Some(r#"{"name":"a"}"#));
+        assert_eq!(
+            header(r"https://example\.com/tenant").as_deref(),
+            Some("t1")
+        );
+        assert_eq!(header("obj").as_deref(), Some(r#"{"x":1,"y":[1,2]}"#));
+        assert_eq!(header("tab").as_deref(), Some("a\tb"));
+    }
+
+    #[test]
+    fn absent_unsafe_and_oversized_values_are_none() {
+        for path in ["missing", "nul", "sub.deeper", "groups.9", "evil"] {
+            assert_eq!(header(path), None, "{path}");
+        }
+        let p = ClaimPath::parse("sub").unwrap();
+        assert_eq!(p.header_value(&claims(), 4), None);
+        assert_eq!(p.header_value(&claims(), 5).as_deref(), Some("alice"));
+        assert_eq!(p.header_value(&json!({"sub": "a\0b"}), 64), None);
+    }
+
+    #[test]
+    fn any_visits_every_reached_value() {
+        let p = ClaimPath::parse("groups.name").unwrap();
+        assert!(p.any(&claims(), |v| v == "b"));
+        assert!(!p.any(&claims(), |v| v == "c"));
+    }
+}

@@ -1,0 +1,226 @@
+//! Authorization from claims: rules select by host, method, path (or by name through Envoy's
+//! `context_extensions`), and each rule says whether a token is needed and what it must carry.
+//! Pure: no I/O, no locks.
+
+mod claim_path;
+mod path;
+mod require;
+
+use std::collections::HashMap;
+
+use regex::Regex;
+
+pub use claim_path::ClaimPath;
+pub use path::{has_segment_prefix, normalize};
+pub use require::{has_scope, ClaimCheck, ClaimOp, Failure, Requirement};
+
+/// The `context_extensions` key that selects a rule by name.
+pub const RULE_EXTENSION: &str = "jwt-authz-rule";
+
+/// A host pattern of `match.hosts`.
+#[derive(Clone, Debug)]
+pub enum HostPattern {
+    /// Exactly this host (lower case, no port).
+    Exact(String),
+    /// `*.example.com`: any host ending in `.example.com` (stored with the leading dot).
+    Suffix(String),
+    /// `*`: any host.
+    Any,
+}
+
+/// How a rule matches the path.
+#[derive(Clone, Debug)]
+pub enum PathMatch {
+    /// Any path.
+    Any,
+    /// Exactly this normalized path.
+    Exact(String),
+    /// This prefix, on a segment boundary.
+    Prefix(String),
+    /// This regex, matched against the whole normalized path.
+    Regex(Regex),
+}
+
+/// `rules[].match`.
+#[derive(Clone, Debug)]
+pub struct Matcher {
+    /// Hosts; empty matches any.
+    pub hosts: Vec<HostPattern>,
+    /// Methods (upper case); empty matches any.
+    pub methods: Vec<String>,
+    /// Path condition.
+    pub path: PathMatch,
+}
+
+/// Whether a rule's decision is enforced or only observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The decision is applied.
+    Enforce,
+    /// The decision is computed, logged and counted, but the request is allowed.
+    Shadow,
+}
+
+/// One rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// Unique name (metrics label, `context_extensions` key, logs).
+    pub name: String,
+    /// When the rule applies.
+    pub matcher: Matcher,
+    /// No token needed.
+    pub public: bool,
+    /// What the token must carry.
+    pub require: Requirement,
+    /// Enforce or shadow.
+    pub mode: Mode,
+}
+
+/// What happens when rules exist and none matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultAction {
+    /// 403 `no_matching_rule`.
+    Deny,
+    /// Any valid token passes.
+    Allow,
+}
+
+/// All rules, in order, and the default.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// First match wins.
+    pub rules: Vec<Rule>,
+    /// Applies when rules exist and none matches.
+    pub default: DefaultAction,
+    by_name: HashMap<String, usize>,
+}
+
+/// The outcome of rule selection.
+#[derive(Clone, Copy, Debug)]
+pub enum Selection<'a> {
+    /// This rule applies.
+    Rule(&'a Rule),
+    /// No rules are configured: any valid token passes.
+    NoRules,
+    /// Rules exist but none matches.
+    NoMatch,
+    /// `context_extensions` named a rule that does not exist.
+    UnknownName,
+}
+
+impl Policy {
+    /// Builds a policy; names must already be unique (config validation checks).
+    pub fn new(rules: Vec<Rule>, default: DefaultAction) -> Self {
+        let by_name = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.clone(), i))
+            .collect();
+        Self {
+            rules,
+            default,
+            by_name,
+        }
+    }
+
+    /// The rule named `name`.
+    pub fn rule(&self, name: &str) -> Option<&Rule> {
+        self.by_name.get(name).map(|&i| &self.rules[i])
+    }
+
+    /// Picks the rule for a request. `named` is the `context_extensions` selection; `path` is
+    /// already normalized.
+    pub fn select(
+        &self,
+        named: Option<&str>,
+        method: &str,
+        host: &str,
+        path: &str,
+    ) -> Selection<'_> {
+        if let Some(name) = named {
+            return self
+                .rule(name)
+                .map_or(Selection::UnknownName, Selection::Rule);
+        }
+        if self.rules.is_empty() {
+            return Selection::NoRules;
+        }
+        let host = host_without_port(host);
+        self.rules
+            .iter()
+            .find(|r| r.matcher.matches(method, host, path))
+            .map_or(Selection::NoMatch, Selection::Rule)
+    }
+}
+
+/// Strips the port (`h:8080`, `[::1]:8080`) and a trailing dot.
+pub fn host_without_port(host: &str) -> &str {
+    let host = if let Some(rest) = host.strip_prefix('[') {
+        rest.split_once(']').map_or(host, |(h, _)| h)
+    } else {
+        match host.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        }
+    };
+    host.strip_suffix('.').unwrap_or(host)
+}
+
+impl Matcher {
+    /// True when the request matches every condition.
+    pub fn matches(&self, method: &str, host: &str, path: &str) -> bool {
+        let method_ok = self.methods.is_empty() || self.methods.iter().any(|m| m == method);
+        let host_ok = self.hosts.is_empty() || self.hosts.iter().any(|h| h.matches(host));
+        method_ok
+            && host_ok
+            && match &self.path {
+                PathMatch::Any => true,
+                PathMatch::Exact(p) => path == p,
+                PathMatch::Prefix(p) => has_segment_prefix(path, p),
+                PathMatch::Regex(re) => re.is_match(path),
+            }
+    }
+}
+
+impl HostPattern {
+    /// True when `host` (port already stripped) matches, ignoring ASCII case.
+    pub fn matches(&self, host: &str) -> bool {
+        match self {
+            HostPattern::Any => true,
+            HostPattern::Exact(h) => host.eq_ignore_ascii_case(h),
+            HostPattern::Suffix(s) => {
+                host.len() > s.len()
+                    && host.is_char_boundary(host.len() - s.len())
+                    && host[host.len() - s.len()..].eq_ignore_ascii_case(s)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_ignore_port_case_and_trailing_dot() {
+        for (raw, expected) in [
+            ("api.example.com:8443", "api.example.com"),
+            ("api.example.com.", "api.example.com"),
+            ("[::1]:8080", "::1"),
+            ("[::1]", "::1"),
+            ("localhost", "localhost"),
+        ] {
+            assert_eq!(host_without_port(raw), expected);
+        }
+        let exact = HostPattern::Exact("api.example.com".into());
+        assert!(exact.matches("API.Example.com"));
+        assert!(!exact.matches("xapi.example.com"));
+        let wild = HostPattern::Suffix(".example.com".into());
+        assert!(wild.matches("a.example.com"));
+        assert!(wild.matches("a.b.example.com"));
+        assert!(!wild.matches("example.com"));
+        assert!(!wild.matches(".example.com"));
+        assert!(!wild.matches("aexample.com"));
+        assert!(!wild.matches("é.example.co"));
+    }
+}
