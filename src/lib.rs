@@ -3,14 +3,23 @@
 //! requests from their claims.
 //!
 //! The hot path is pure: [`request::RequestView`] → [`jwt::extract`] / [`jwt::verify`] →
-//! [`policy::Policy::select`] → [`authz::Decision`] → `CheckResponse`.
+//! [`policy::Policy::select`] → [`authz::Decision`] → `CheckResponse`, all inside
+//! [`authz::decide`] and [`authz::build_response`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
+pub mod authz;
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod jwt;
 pub mod keys;
 pub mod policy;
 pub mod reason;
+pub mod reload;
 pub mod request;
+pub mod server;
+pub mod state;
+pub mod telemetry;
 pub mod testing;

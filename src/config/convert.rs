@@ -26,7 +26,11 @@ impl Ctx<'_> {
     }
 }
 
-pub(super) fn convert(raw: RawConfig, path: &Path) -> Result<super::Config, ConfigError> {
+pub(super) fn convert(
+    raw: RawConfig,
+    path: &Path,
+    digest: [u8; 32],
+) -> Result<super::Config, ConfigError> {
     let ctx = Ctx { path };
     let listen = Listen {
         grpc: ListenAddr::parse(raw.listen.grpc.as_deref().unwrap_or("0.0.0.0:9191"))
@@ -82,6 +86,7 @@ pub(super) fn convert(raw: RawConfig, path: &Path) -> Result<super::Config, Conf
     let policy = super::rules::convert_rules(&ctx, raw.rules, raw.default.as_deref())?;
     Ok(super::Config {
         path: path.to_path_buf(),
+        digest,
         listen,
         keys,
         reload,
@@ -334,13 +339,6 @@ fn convert_limits(ctx: &Ctx<'_>, raw: RawLimits) -> Result<Limits, ConfigError> 
         }
     };
     Ok(Limits {
-        max_in_flight: pick(
-            "max_in_flight",
-            raw.max_in_flight,
-            d.max_in_flight,
-            1,
-            1_000_000,
-        )?,
         max_header_bytes: pick(
             "max_header_bytes",
             raw.max_header_bytes,

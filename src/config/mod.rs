@@ -11,6 +11,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sha2::Digest;
+
 pub use duration::{format_duration, parse_duration, DurationError, HumanDuration};
 
 use crate::keys::Algorithm;
@@ -24,6 +26,8 @@ pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 pub struct Config {
     /// The file this came from.
     pub path: PathBuf,
+    /// SHA-256 of the file's text (a reload of identical text is skipped).
+    pub digest: [u8; 32],
     /// Listener addresses.
     pub listen: Listen,
     /// Key sources; all keys of all sources form one key ring.
@@ -193,8 +197,6 @@ pub struct Responses {
 /// `limits:`
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Checks in flight beyond this are shed with UNAVAILABLE.
-    pub max_in_flight: usize,
     /// Longest request header value (authorization, cookie) that is searched for a token.
     pub max_header_bytes: usize,
     /// Longest decoded claims JSON.
@@ -210,7 +212,6 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_in_flight: 10_000,
             max_header_bytes: 16 * 1024,
             max_claims_bytes: 16 * 1024,
             max_claims_depth: 16,
@@ -283,6 +284,7 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        convert::convert(raw, path)
+        let digest = sha2::Sha256::digest(text.as_bytes()).into();
+        convert::convert(raw, path, digest)
     }
 }

@@ -50,6 +50,8 @@ impl fmt::Debug for LoadedKey {
 /// A verification key, ready for the hot path.
 #[derive(Debug)]
 pub struct Key {
+    /// Position in the ring (indexes per-key tables such as metric handles).
+    pub index: usize,
     /// Key id.
     pub kid: Arc<str>,
     /// The pinned algorithm: a token naming any other `alg` is rejected.
@@ -107,6 +109,7 @@ impl KeyRing {
             ring.by_kid.insert(kid.clone(), index);
             ring.by_alg[lk.alg.index()].push(index);
             ring.keys.push(Key {
+                index,
                 kid,
                 alg: lk.alg,
                 len: lk.secret.len(),

@@ -1,0 +1,208 @@
+//! The decision for one request, as a pure function of the request view, the snapshot and the
+//! clock. The gRPC service, `explain`, the benches and the fuzzers all call [`decide`].
+
+use std::borrow::Cow;
+
+use crate::config::Config;
+use crate::jwt::{self, Found, TokenError, Verified};
+use crate::keys::KeyRing;
+use crate::policy::{self, DefaultAction, Failure, Mode, Rule, Selection, RULE_EXTENSION};
+use crate::reason::DenyReason;
+use crate::request::RequestView;
+
+/// No key is loaded and the request needs one: the server cannot decide (gRPC UNAVAILABLE,
+/// so Envoy applies its `failure_mode_allow` / `status_on_error`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unavailable;
+
+/// How a request was allowed.
+#[derive(Debug)]
+pub enum AllowKind<'s> {
+    /// A valid token satisfied the rule (or there are no rules, or the default allows).
+    Token,
+    /// The rule is public: no token needed, none was looked at.
+    Public,
+    /// A shadow rule would have denied for this reason; the request passes.
+    Shadow(Deny<'s>),
+}
+
+/// An allow.
+#[derive(Debug)]
+pub struct Allow<'s, 't> {
+    /// The rule that applied, if any.
+    pub rule: Option<&'s Rule>,
+    /// The verified token, when there is one.
+    pub token: Option<Verified<'s, 't>>,
+    /// Where the credential was found (for `strip_token`).
+    pub found: Option<Found<'t>>,
+    /// Why it was allowed.
+    pub kind: AllowKind<'s>,
+}
+
+/// A deny.
+#[derive(Debug)]
+pub struct Deny<'s> {
+    /// The closed reason.
+    pub reason: DenyReason,
+    /// A precise sentence for logs and `explain`.
+    pub detail: Cow<'static, str>,
+    /// The rule that applied, if any.
+    pub rule: Option<&'s Rule>,
+    /// The kid of a token that verified (policy denies only).
+    pub kid: Option<&'s str>,
+    /// Scopes the rule requires and the token lacks (`insufficient_scope`).
+    pub missing_scopes: Vec<&'s str>,
+}
+
+/// The decision.
+#[derive(Debug)]
+pub enum Decision<'s, 't> {
+    /// Let the request through.
+    Allow(Allow<'s, 't>),
+    /// Refuse it.
+    Deny(Deny<'s>),
+}
+
+impl<'s> Deny<'s> {
+    fn new(
+        reason: DenyReason,
+        detail: impl Into<Cow<'static, str>>,
+        rule: Option<&'s Rule>,
+    ) -> Self {
+        Self {
+            reason,
+            detail: detail.into(),
+            rule,
+            kid: None,
+            missing_scopes: Vec::new(),
+        }
+    }
+
+    fn from_token(e: TokenError, rule: Option<&'s Rule>) -> Self {
+        Self::new(e.reason, e.detail, rule)
+    }
+}
+
+/// Decides one request. `now` is Unix time in seconds.
+pub fn decide<'s, 't>(
+    view: &RequestView<'t>,
+    config: &'s Config,
+    keys: &'s KeyRing,
+    now: u64,
+) -> Result<Decision<'s, 't>, Unavailable> {
+    let path = match policy::normalize(view.path) {
+        Ok(p) => p,
+        Err(why) => {
+            return Ok(Decision::Deny(Deny::new(
+                DenyReason::AmbiguousPath,
+                why,
+                None,
+            )))
+        }
+    };
+    let named = view.context_extension(RULE_EXTENSION);
+    let selection = config.policy.select(named, view.method, view.host, &path);
+    let rule = match selection {
+        Selection::Rule(r) => Some(r),
+        Selection::UnknownName => {
+            return Ok(Decision::Deny(Deny::new(
+                DenyReason::NoMatchingRule,
+                "context_extensions names a rule that does not exist",
+                None,
+            )))
+        }
+        Selection::NoRules | Selection::NoMatch => None,
+    };
+    let found = jwt::extract(view, &config.jwt.sources, config.limits.max_header_bytes);
+    if let Some(r) = rule.filter(|r| r.public) {
+        return Ok(Decision::Allow(Allow {
+            rule: Some(r),
+            token: None,
+            found: found.ok().flatten(),
+            kind: AllowKind::Public,
+        }));
+    }
+    if keys.is_empty() {
+        return Err(Unavailable);
+    }
+    let shadow = rule.is_some_and(|r| r.mode == Mode::Shadow);
+    let outcome = match found {
+        Err(e) => Err(Deny::from_token(e, rule)),
+        Ok(None) => Err(Deny::new(
+            DenyReason::MissingToken,
+            "no token in the request",
+            rule,
+        )),
+        Ok(Some(f)) => match jwt::verify(f.token, keys, &config.jwt, &config.limits, now) {
+            Err(e) => Err(Deny::from_token(e, rule)),
+            Ok(verified) => {
+                let policy_result = authorize(&verified, rule, selection, config.policy.default);
+                return Ok(finish(
+                    policy_result,
+                    rule,
+                    Some(verified),
+                    found.ok().flatten(),
+                    shadow,
+                ));
+            }
+        },
+    };
+    Ok(finish(outcome, rule, None, found.ok().flatten(), shadow))
+}
+
+/// Applies the rule's requirements (or the default) to a verified token.
+fn authorize<'s>(
+    verified: &Verified<'s, '_>,
+    rule: Option<&'s Rule>,
+    selection: Selection<'s>,
+    default: DefaultAction,
+) -> Result<(), Deny<'s>> {
+    let kid = Some(&*verified.key.kid);
+    let Some(r) = rule else {
+        return match (selection, default) {
+            (Selection::NoMatch, DefaultAction::Deny) => Err(Deny {
+                kid,
+                ..Deny::new(
+                    DenyReason::NoMatchingRule,
+                    "no rule matches and default is deny",
+                    None,
+                )
+            }),
+            _ => Ok(()),
+        };
+    };
+    r.require.check(verified.claims.root()).map_err(|failure| {
+        let detail = failure.describe();
+        match failure {
+            Failure::MissingScopes(missing) => Deny {
+                kid,
+                missing_scopes: missing,
+                ..Deny::new(DenyReason::InsufficientScope, detail, rule)
+            },
+            Failure::Claim(_) => Deny {
+                kid,
+                ..Deny::new(DenyReason::ClaimMismatch, detail, rule)
+            },
+        }
+    })
+}
+
+fn finish<'s, 't>(
+    outcome: Result<(), Deny<'s>>,
+    rule: Option<&'s Rule>,
+    token: Option<Verified<'s, 't>>,
+    found: Option<Found<'t>>,
+    shadow: bool,
+) -> Decision<'s, 't> {
+    let kind = match outcome {
+        Ok(()) => AllowKind::Token,
+        Err(deny) if shadow => AllowKind::Shadow(deny),
+        Err(deny) => return Decision::Deny(deny),
+    };
+    Decision::Allow(Allow {
+        rule,
+        token,
+        found,
+        kind,
+    })
+}

@@ -1,0 +1,13 @@
+//! The ext_authz adapter: the pure decision ([`decide`]), the response builder, and the tonic
+//! service that ties them to the gRPC API.
+
+mod check;
+mod response;
+mod service;
+
+#[cfg(test)]
+mod tests;
+
+pub use check::{decide, Allow, AllowKind, Decision, Deny, Unavailable};
+pub use response::{build as build_response, REASON_HEADER};
+pub use service::{unix_now, AuthzService};

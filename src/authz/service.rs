@@ -1,0 +1,135 @@
+//! The tonic adapter: `envoy.service.auth.v3.Authorization/Check`. It loads the snapshot once,
+//! runs [`decide`], counts and logs the outcome, and builds the response. Nothing here blocks.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use envoy_types::pb::envoy::service::auth::v3::authorization_server::Authorization;
+use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
+use tonic::{Request, Response, Status};
+
+use super::check::{decide, AllowKind, Decision};
+use super::response;
+use crate::request::RequestView;
+use crate::state::{Snapshot, State};
+use crate::telemetry::{AllowReason, ErrorReason, Metrics};
+
+/// The ext_authz gRPC service.
+#[derive(Debug, Clone)]
+pub struct AuthzService {
+    state: Arc<State>,
+}
+
+impl AuthzService {
+    /// A service over shared state.
+    pub fn new(state: Arc<State>) -> Self {
+        Self { state }
+    }
+
+    /// Answers one Check (the same logic tonic calls; public for in-process benches).
+    pub fn answer(&self, req: &CheckRequest) -> Result<CheckResponse, Status> {
+        let start = Instant::now();
+        let snap = self.state.snapshot();
+        let metrics = &self.state.metrics;
+        let result = check_once(req, &snap, metrics);
+        metrics.observe_duration(start.elapsed().as_secs_f64());
+        result
+    }
+}
+
+/// Unix time in whole seconds.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn check_once(
+    req: &CheckRequest,
+    snap: &Snapshot,
+    metrics: &Metrics,
+) -> Result<CheckResponse, Status> {
+    let view = RequestView::new(req);
+    let config = &snap.config;
+    let decision = match decide(&view, config, &snap.keys, unix_now()) {
+        Ok(d) => d,
+        Err(_) => {
+            metrics.error(ErrorReason::Unavailable);
+            tracing::warn!(
+                request_id = view.request_id,
+                "no verification key loaded: answering UNAVAILABLE"
+            );
+            return Err(Status::unavailable(
+                "jwt-authz has no verification key loaded",
+            ));
+        }
+    };
+    let rule_counters = |name: Option<&str>| {
+        name.and_then(|n| config.policy.rules.iter().position(|r| r.name == n))
+            .and_then(|i| snap.counters.rules.get(i))
+    };
+    match &decision {
+        Decision::Allow(a) => {
+            let reason = match &a.kind {
+                AllowKind::Token => AllowReason::Ok,
+                AllowKind::Public => AllowReason::Public,
+                AllowKind::Shadow(_) => AllowReason::Shadow,
+            };
+            metrics.allow(reason);
+            if let Some(t) = &a.token {
+                if let Some(c) = snap.counters.kids.get(t.key.index) {
+                    c.inc();
+                }
+            }
+            let rule = a.rule.map(|r| r.name.as_str());
+            if let Some(c) = rule_counters(rule) {
+                c[if reason == AllowReason::Shadow { 2 } else { 0 }].inc();
+            }
+            let kid = a.token.as_ref().map(|t| &*t.key.kid);
+            match &a.kind {
+                AllowKind::Shadow(d) => tracing::info!(
+                    reason = d.reason.as_label(),
+                    detail = %d.detail,
+                    rule,
+                    request_id = view.request_id,
+                    kid,
+                    "shadow deny (allowed: rule is in shadow mode)"
+                ),
+                _ => tracing::debug!(
+                    reason = reason.as_label(),
+                    rule,
+                    request_id = view.request_id,
+                    kid,
+                    "allow"
+                ),
+            }
+        }
+        Decision::Deny(d) => {
+            metrics.deny(d.reason);
+            let rule = d.rule.map(|r| r.name.as_str());
+            if let Some(c) = rule_counters(rule) {
+                c[1].inc();
+            }
+            tracing::info!(
+                reason = d.reason.as_label(),
+                detail = %d.detail,
+                rule,
+                request_id = view.request_id,
+                kid = d.kid,
+                method = view.method,
+                "deny"
+            );
+        }
+    }
+    Ok(response::build(&decision, &view, config))
+}
+
+#[tonic::async_trait]
+impl Authorization for AuthzService {
+    async fn check(
+        &self,
+        request: Request<CheckRequest>,
+    ) -> Result<Response<CheckResponse>, Status> {
+        self.answer(request.get_ref()).map(Response::new)
+    }
+}

@@ -1,0 +1,126 @@
+//! The command line. Every flag can also be set from the environment (`JWT_AUTHZ_*`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{parse_duration, ListenAddr};
+use crate::telemetry::LogFormat;
+
+/// jwt-authz: Envoy ext_authz server verifying HMAC JWTs with hot-reloaded keys.
+#[derive(Debug, Parser)]
+#[command(name = "jwt-authz", version, about, long_about = None)]
+pub struct Cli {
+    /// Log line format.
+    #[arg(
+        long,
+        global = true,
+        env = "JWT_AUTHZ_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+    /// Log level or filter directives (e.g. `info`, `debug`, `info,jwt_authz=debug`).
+    #[arg(
+        long,
+        global = true,
+        env = "JWT_AUTHZ_LOG_LEVEL",
+        default_value = "info"
+    )]
+    pub log_level: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve ext_authz Checks (gRPC) and the admin endpoints until SIGTERM/SIGINT.
+    Serve(ServeArgs),
+    /// Load the config and keys, print each key's kid, algorithm, length and fingerprint.
+    Validate(ConfigArg),
+    /// Mint a token with a configured key (for local testing and demos).
+    Token(TokenArgs),
+    /// Run the exact Check logic offline and print the decision.
+    /// Exit status: 0 allow, 3 deny, 1 error.
+    Explain(ExplainArgs),
+}
+
+/// `--config`.
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The config file.
+    #[arg(long, short = 'c', env = "JWT_AUTHZ_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// `serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub config: ConfigArg,
+    /// gRPC listen address (host:port or unix:/path); overrides listen.grpc.
+    #[arg(long, env = "JWT_AUTHZ_GRPC_ADDR", value_parser = ListenAddr::parse)]
+    pub grpc_addr: Option<ListenAddr>,
+    /// Admin listen address (host:port); overrides listen.admin.
+    #[arg(long, env = "JWT_AUTHZ_ADMIN_ADDR")]
+    pub admin_addr: Option<SocketAddr>,
+}
+
+/// `token` flags.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub config: ConfigArg,
+    /// Key to sign with (default: the first key).
+    #[arg(long, env = "JWT_AUTHZ_TOKEN_KID")]
+    pub kid: Option<String>,
+    /// `sub` claim.
+    #[arg(long, env = "JWT_AUTHZ_TOKEN_SUB")]
+    pub sub: Option<String>,
+    /// `scope` claim (space-delimited).
+    #[arg(long, env = "JWT_AUTHZ_TOKEN_SCOPE")]
+    pub scope: Option<String>,
+    /// `iss` claim (default: the first of jwt.issuers).
+    #[arg(long, env = "JWT_AUTHZ_TOKEN_ISS")]
+    pub iss: Option<String>,
+    /// `aud` claim (default: the first of jwt.audiences).
+    #[arg(long, env = "JWT_AUTHZ_TOKEN_AUD")]
+    pub aud: Option<String>,
+    /// Extra claim `name=value`; the value is parsed as JSON when it is valid JSON
+    /// (`n=5`, `roles=["a","b"]`), else taken as a string. Repeatable.
+    #[arg(long = "claim", env = "JWT_AUTHZ_TOKEN_CLAIMS", value_delimiter = ',')]
+    pub claims: Vec<String>,
+    /// Lifetime (exp - iat).
+    #[arg(long, env = "JWT_AUTHZ_TOKEN_TTL", default_value = "10m", value_parser = parse_duration)]
+    pub ttl: Duration,
+}
+
+/// `explain` flags.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub config: ConfigArg,
+    /// The token (placed where the first jwt.sources entry looks for it). Omit to explain a
+    /// request without one.
+    #[arg(long, env = "JWT_AUTHZ_EXPLAIN_TOKEN")]
+    pub token: Option<String>,
+    /// HTTP method.
+    #[arg(long, env = "JWT_AUTHZ_EXPLAIN_METHOD", default_value = "GET")]
+    pub method: String,
+    /// Request path (may include a query).
+    #[arg(long, env = "JWT_AUTHZ_EXPLAIN_PATH", default_value = "/")]
+    pub path: String,
+    /// Host.
+    #[arg(long, env = "JWT_AUTHZ_EXPLAIN_HOST", default_value = "localhost")]
+    pub host: String,
+    /// Rule named by the route's context_extensions (jwt-authz-rule).
+    #[arg(long, env = "JWT_AUTHZ_EXPLAIN_RULE")]
+    pub rule: Option<String>,
+}

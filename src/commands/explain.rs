@@ -1,0 +1,148 @@
+//! `jwt-authz explain`: runs the exact Check logic on a synthetic request shaped like Envoy's
+//! and prints the decision, the reason, the rule and what would be sent to Envoy.
+
+use std::process::ExitCode;
+
+use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
+use envoy_types::pb::envoy::service::auth::v3::CheckResponse;
+
+use super::CommandError;
+use crate::authz::{build_response, decide, unix_now, AllowKind, Decision};
+use crate::cli::ExplainArgs;
+use crate::config::{Config, TokenSource};
+use crate::keys::KeyRing;
+use crate::policy::RULE_EXTENSION;
+use crate::request::RequestView;
+use crate::testing::{check_request, with_context_extensions};
+
+/// Exit status for a deny.
+const DENY: u8 = 3;
+
+/// Prints the decision; exit 0 on allow, 3 on deny.
+pub fn run(args: &ExplainArgs) -> Result<ExitCode, CommandError> {
+    let config = Config::load(&args.config.config)?;
+    let keys = KeyRing::load(&config.keys, &config.limits)?;
+    let mut path = args.path.clone();
+    let mut headers: Vec<(String, String)> = Vec::new();
+    if let Some(token) = &args.token {
+        match &config.jwt.sources[0] {
+            TokenSource::Header { name, prefix } => headers.push((
+                name.clone(),
+                format!("{}{token}", prefix.as_deref().unwrap_or("")),
+            )),
+            TokenSource::Cookie(name) => headers.push(("cookie".into(), format!("{name}={token}"))),
+            TokenSource::Query(name) => {
+                let sep = if path.contains('?') { '&' } else { '?' };
+                path = format!("{path}{sep}{name}={token}");
+            }
+        }
+    }
+    let header_refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut req = check_request(&args.method, &path, &args.host, &header_refs);
+    if let Some(rule) = &args.rule {
+        req = with_context_extensions(req, &[(RULE_EXTENSION, rule)]);
+    }
+    let view = RequestView::new(&req);
+    let Ok(decision) = decide(&view, &config, &keys, unix_now()) else {
+        println!(
+            "decision: unavailable (no verification key loaded: Envoy would apply status_on_error)"
+        );
+        return Ok(ExitCode::FAILURE);
+    };
+    print_decision(&decision);
+    print_response(&build_response(&decision, &view, &config));
+    Ok(match decision {
+        Decision::Allow(_) => ExitCode::SUCCESS,
+        Decision::Deny(_) => ExitCode::from(DENY),
+    })
+}
+
+fn print_decision(decision: &Decision<'_, '_>) {
+    match decision {
+        Decision::Allow(a) => {
+            println!("decision: allow");
+            match &a.kind {
+                AllowKind::Token => println!("reason:   ok (valid token{})", if a.rule.is_some() { ", rule requirements met" } else { "" }),
+                AllowKind::Public => println!("reason:   public (the rule needs no token)"),
+                AllowKind::Shadow(d) => println!(
+                    "reason:   shadow (would deny: {} - {}; allowed because the rule is in shadow mode)",
+                    d.reason, d.detail
+                ),
+            }
+            println!("rule:     {}", a.rule.map_or("(none)", |r| r.name.as_str()));
+            if let Some(t) = &a.token {
+                println!(
+                    "kid:      {} ({}, fingerprint {})",
+                    t.key.kid, t.key.alg, t.key.fingerprint
+                );
+            }
+        }
+        Decision::Deny(d) => {
+            println!("decision: deny");
+            println!("reason:   {} ({})", d.reason, d.detail);
+            println!("rule:     {}", d.rule.map_or("(none)", |r| r.name.as_str()));
+            if let Some(kid) = d.kid {
+                println!("kid:      {kid}");
+            }
+        }
+    }
+}
+
+fn print_response(resp: &CheckResponse) {
+    let code = resp.status.as_ref().map_or(0, |s| s.code);
+    println!("grpc:     {code}");
+    match &resp.http_response {
+        Some(HttpResponse::DeniedResponse(d)) => {
+            println!("http:     {}", d.status.as_ref().map_or(403, |s| s.code));
+            println!("response headers:");
+            for h in d.headers.iter().filter_map(|h| h.header.as_ref()) {
+                println!("  {}: {}", h.key, h.value);
+            }
+            if !d.body.is_empty() {
+                println!("body:     {}", d.body);
+            }
+        }
+        Some(HttpResponse::OkResponse(ok)) => {
+            println!("upstream headers set (overwrite):");
+            for h in ok.headers.iter().filter_map(|h| h.header.as_ref()) {
+                println!("  {}: {}", h.key, h.value);
+            }
+            if !ok.headers_to_remove.is_empty() {
+                println!(
+                    "upstream headers removed: {}",
+                    ok.headers_to_remove.join(", ")
+                );
+            }
+            if !ok.query_parameters_to_remove.is_empty() {
+                println!(
+                    "query parameters removed: {}",
+                    ok.query_parameters_to_remove.join(", ")
+                );
+            }
+        }
+        _ => {}
+    }
+    if let Some(md) = &resp.dynamic_metadata {
+        let mut keys: Vec<_> = md.fields.keys().collect();
+        keys.sort();
+        let pairs: Vec<String> = keys
+            .into_iter()
+            .map(|k| format!("{k}={}", render(&md.fields[k])))
+            .collect();
+        println!("metadata: {}", pairs.join(" "));
+    }
+}
+
+fn render(v: &envoy_types::pb::google::protobuf::Value) -> String {
+    use envoy_types::pb::google::protobuf::value::Kind;
+    match &v.kind {
+        Some(Kind::StringValue(s)) => s.clone(),
+        Some(Kind::NumberValue(n)) => n.to_string(),
+        Some(Kind::BoolValue(b)) => b.to_string(),
+        Some(other) => format!("{other:?}"),
+        None => "null".into(),
+    }
+}

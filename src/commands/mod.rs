@@ -1,0 +1,102 @@
+//! What each subcommand does. `main` only parses the command line and calls [`run`].
+
+mod explain;
+mod token;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, ConfigError};
+use crate::keys::{self, KeyError, KeyRing};
+use crate::server::{self, Overrides, ServeError};
+use crate::telemetry::{self, LogError};
+
+/// A failed command.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The keys are invalid.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// The server failed.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    /// Logging could not be set up.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// A runtime could not be started.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    /// Anything else, explained.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
+    telemetry::init_logging(cli.log_format, &cli.log_level)?;
+    match cli.command {
+        Command::Serve(args) => {
+            let mut config = Config::load(&args.config.config)?;
+            let overrides = Overrides {
+                grpc: args.grpc_addr,
+                admin: args.admin_addr,
+            };
+            overrides.apply(&mut config);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(CommandError::Runtime)?;
+            runtime.block_on(server::serve(config, overrides))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate(args) => validate(&Config::load(&args.config)?),
+        Command::Token(args) => token::run(&args),
+        Command::Explain(args) => explain::run(&args),
+    }
+}
+
+/// Prints each key's kid, algorithm, length and fingerprint; never the key.
+fn validate(config: &Config) -> Result<ExitCode, CommandError> {
+    let loaded = keys::load_sources(&config.keys, &config.limits)?;
+    for key in &loaded {
+        for w in &key.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    let ring = KeyRing::build(loaded)?;
+    if ring.is_empty() {
+        let dirs: Vec<String> = config
+            .keys
+            .iter()
+            .map(|k| k.dir.display().to_string())
+            .collect();
+        return Err(CommandError::Other(format!(
+            "no keys found in {}",
+            dirs.join(", ")
+        )));
+    }
+    println!(
+        "{:<24} {:<6} {:>6}  {:<16}  source",
+        "kid", "alg", "bytes", "fingerprint"
+    );
+    for k in ring.keys() {
+        println!(
+            "{:<24} {:<6} {:>6}  {:<16}  {}",
+            k.kid,
+            k.alg.name(),
+            k.len,
+            k.fingerprint,
+            k.source
+        );
+    }
+    println!(
+        "{}: OK ({} keys, {} rules)",
+        config.path.display(),
+        ring.len(),
+        config.policy.rules.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,164 @@
+//! One reload attempt: read the config file and every key source, validate, and publish a new
+//! snapshot only when something changed and everything is valid. Keys and config are judged
+//! separately: a bad config keeps the running config, a bad (or empty) key set keeps the
+//! running keys.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::unix_seconds;
+use crate::config::{Config, ConfigError};
+use crate::keys::KeyRing;
+use crate::server::Overrides;
+use crate::state::State;
+use crate::telemetry::{ReloadKind, ReloadResult};
+
+/// What an attempt did, per kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Config result.
+    pub config: ReloadResult,
+    /// Keys result.
+    pub keys: ReloadResult,
+}
+
+/// Reloads the state's config file and key sources.
+pub struct Reloader {
+    state: Arc<State>,
+    overrides: Overrides,
+}
+
+impl Reloader {
+    /// A reloader for the state's current config file.
+    pub fn new(state: Arc<State>, overrides: Overrides) -> Self {
+        Self { state, overrides }
+    }
+
+    /// Directories to watch: each key source and the config file's directory.
+    pub fn watched_dirs(&self) -> Vec<PathBuf> {
+        let snap = self.state.snapshot();
+        let mut dirs: BTreeSet<PathBuf> = snap.config.keys.iter().map(|k| k.dir.clone()).collect();
+        if let Some(parent) = snap.config.path.parent() {
+            let parent = if parent.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                parent.to_path_buf()
+            };
+            dirs.insert(parent);
+        }
+        dirs.into_iter().collect()
+    }
+
+    /// Reads, validates and (when changed) publishes.
+    pub fn attempt(&mut self) -> Outcome {
+        let now = unix_seconds();
+        let current = self.state.snapshot_full();
+        let (config, config_result) = match self.reload_config(&current.config) {
+            Ok(Some(new)) => (Arc::new(new), ReloadResult::Success),
+            Ok(None) => (current.config.clone(), ReloadResult::Unchanged),
+            Err(e) => {
+                tracing::warn!(error = %e, "config reload rejected: keeping the running config");
+                (current.config.clone(), ReloadResult::Failure)
+            }
+        };
+        let (keys, keys_result) = match KeyRing::load(&config.keys, &config.limits) {
+            Ok(ring) if ring.digest() == current.keys.digest() => {
+                (current.keys.clone(), ReloadResult::Unchanged)
+            }
+            Ok(ring) if ring.is_empty() => {
+                tracing::warn!(
+                    kept = current.keys.len(),
+                    "key reload rejected: the key set is empty (a failed Secret update can leave the volume empty); keeping the current keys"
+                );
+                (current.keys.clone(), ReloadResult::Failure)
+            }
+            Ok(ring) => {
+                log_changes(&current.keys, &ring);
+                (Arc::new(ring), ReloadResult::Success)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, kept = current.keys.len(), "key reload rejected: keeping the current keys");
+                (current.keys.clone(), ReloadResult::Failure)
+            }
+        };
+        let metrics = &self.state.metrics;
+        metrics.reload(ReloadKind::Config, config_result, now);
+        metrics.reload(ReloadKind::Keys, keys_result, now);
+        if config_result == ReloadResult::Success || keys_result == ReloadResult::Success {
+            self.state.publish(config, keys);
+        }
+        Outcome {
+            config: config_result,
+            keys: keys_result,
+        }
+    }
+
+    /// `Ok(None)` when the file is byte-for-byte the running config.
+    fn reload_config(&self, current: &Config) -> Result<Option<Config>, ConfigError> {
+        let path = &current.path;
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        if Sha256::digest(&bytes)[..] == current.digest[..] {
+            return Ok(None);
+        }
+        let text = String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
+            path: path.clone(),
+            message: "config is not UTF-8".into(),
+        })?;
+        let mut config = Config::from_yaml(&text, path)?;
+        self.overrides.apply(&mut config);
+        if config.listen.grpc != current.listen.grpc || config.listen.admin != current.listen.admin
+        {
+            tracing::warn!(
+                "listen addresses changed in the config: they apply only after a restart"
+            );
+            config.listen = current.listen.clone();
+        }
+        tracing::info!(path = %path.display(), rules = config.policy.rules.len(), "config reloaded");
+        Ok(Some(config))
+    }
+}
+
+/// Logs every key of a ring (startup).
+pub fn log_ring(ring: &KeyRing, config: &Config) {
+    if ring.is_empty() {
+        tracing::warn!(
+            sources = config.keys.len(),
+            "no keys found: answering UNAVAILABLE until a key is loaded"
+        );
+    }
+    for key in ring.keys() {
+        tracing::info!(kid = %key.kid, alg = key.alg.name(), fingerprint = %key.fingerprint, source = %key.source, "key loaded");
+    }
+}
+
+fn log_changes(old: &KeyRing, new: &KeyRing) {
+    for key in new.keys() {
+        match old.get(&key.kid) {
+            None => {
+                tracing::info!(kid = %key.kid, alg = key.alg.name(), fingerprint = %key.fingerprint, source = %key.source, "key added")
+            }
+            Some(prev) if prev.fingerprint != key.fingerprint || prev.alg != key.alg => {
+                tracing::info!(
+                    kid = %key.kid,
+                    alg = key.alg.name(),
+                    fingerprint = %key.fingerprint,
+                    previous_fingerprint = %prev.fingerprint,
+                    "key replaced"
+                )
+            }
+            Some(_) => {}
+        }
+    }
+    for key in old.keys() {
+        if new.get(&key.kid).is_none() {
+            tracing::info!(kid = %key.kid, fingerprint = %key.fingerprint, "key removed");
+        }
+    }
+    tracing::info!(keys = new.len(), "keys reloaded");
+}

@@ -1,0 +1,219 @@
+//! Wiring: listeners (TCP or unix socket), the ext_authz and health services, the admin
+//! server, the reloader, and graceful shutdown on SIGTERM/SIGINT.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use envoy_types::pb::envoy::service::auth::v3::authorization_server::AuthorizationServer;
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::watch;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+use crate::authz::AuthzService;
+use crate::config::{Config, ListenAddr};
+use crate::keys::KeyRing;
+use crate::reload;
+use crate::state::State;
+use crate::telemetry::{Metrics, ReloadKind, ReloadResult};
+
+/// The gRPC health service name Envoy and Kubernetes probes ask about.
+pub const AUTHZ_SERVICE_NAME: &str = "envoy.service.auth.v3.Authorization";
+
+/// Listener addresses given on the command line, which win over the config file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--grpc-addr`.
+    pub grpc: Option<ListenAddr>,
+    /// `--admin-addr`.
+    pub admin: Option<SocketAddr>,
+}
+
+impl Overrides {
+    /// Applies the overrides to a config.
+    pub fn apply(&self, config: &mut Config) {
+        if let Some(g) = &self.grpc {
+            config.listen.grpc = g.clone();
+        }
+        if let Some(a) = self.admin {
+            config.listen.admin = a;
+        }
+    }
+}
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The gRPC server failed.
+    #[error("gRPC server failed: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+    /// The admin server failed.
+    #[error("admin server failed: {0}")]
+    Admin(std::io::Error),
+}
+
+fn bind_err(addr: impl ToString) -> impl FnOnce(std::io::Error) -> ServeError {
+    move |source| ServeError::Bind {
+        addr: addr.to_string(),
+        source,
+    }
+}
+
+/// Runs the server until SIGTERM/SIGINT, then drains in-flight Checks for up to
+/// `shutdown_grace` and returns.
+pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeError> {
+    let metrics = Metrics::new();
+    let keys = initial_keys(&config, &metrics);
+    let config = Arc::new(config);
+    let state = State::new(config.clone(), Arc::new(keys), metrics);
+
+    let admin_listener = TcpListener::bind(config.listen.admin)
+        .await
+        .map_err(bind_err(config.listen.admin))?;
+    let admin_addr = admin_listener
+        .local_addr()
+        .map_err(bind_err(config.listen.admin))?;
+    let (incoming, grpc_addr, socket_path) = bind_grpc(&config.listen.grpc).await?;
+    tracing::info!(grpc = %grpc_addr, admin = %admin_addr, ready = state.is_ready(), "listening");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let (reporter, health) = tonic_health::server::health_reporter();
+    tokio::spawn(mirror_readiness(state.clone(), reporter));
+    let reloader = tokio::spawn(reload::run(
+        state.clone(),
+        overrides,
+        stopped(stop_rx.clone()),
+    ));
+    let admin = tokio::spawn(crate::admin::serve(
+        admin_listener,
+        state.clone(),
+        stopped(stop_rx.clone()),
+    ));
+
+    let grpc = Server::builder()
+        .tcp_nodelay(true)
+        .add_service(health)
+        .add_service(AuthorizationServer::new(AuthzService::new(state.clone())));
+    let grpc_result = match incoming {
+        Incoming::Tcp(tcp) => {
+            tokio::spawn(grpc.serve_with_incoming_shutdown(tcp, stopped(stop_rx.clone())))
+        }
+        Incoming::Unix(unix) => {
+            tokio::spawn(grpc.serve_with_incoming_shutdown(unix, stopped(stop_rx.clone())))
+        }
+    };
+    let mut grpc_result = grpc_result;
+    tokio::select! {
+        r = &mut grpc_result => return finish_early(r),
+        _ = shutdown_signal() => {}
+    }
+    tracing::info!(grace = ?config.shutdown_grace, "shutdown signal: not ready, draining in-flight Checks");
+    state.begin_shutdown();
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(config.shutdown_grace, &mut grpc_result).await {
+        Ok(r) => finish_early(r)?,
+        Err(_) => tracing::warn!("shutdown_grace elapsed with Checks still in flight; exiting"),
+    }
+    reloader.abort();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), admin).await;
+    if let Some(path) = socket_path {
+        let _ = std::fs::remove_file(path);
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn finish_early(
+    r: Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>,
+) -> Result<(), ServeError> {
+    match r {
+        Ok(inner) => inner.map_err(ServeError::Grpc),
+        Err(join) => Err(ServeError::Admin(std::io::Error::other(join))),
+    }
+}
+
+/// Loads the first key ring. Failure is not fatal: the Secret may arrive later.
+fn initial_keys(config: &Config, metrics: &Metrics) -> KeyRing {
+    let now = reload::unix_seconds();
+    match KeyRing::load(&config.keys, &config.limits) {
+        Ok(ring) => {
+            reload::log_ring(&ring, config);
+            metrics.reload(ReloadKind::Keys, ReloadResult::Success, now);
+            ring
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no valid key set yet: answering UNAVAILABLE and not ready until one loads");
+            metrics.reload(ReloadKind::Keys, ReloadResult::Failure, now);
+            KeyRing::default()
+        }
+    }
+}
+
+enum Incoming {
+    Tcp(TcpIncoming),
+    Unix(tokio_stream::wrappers::UnixListenerStream),
+}
+
+async fn bind_grpc(addr: &ListenAddr) -> Result<(Incoming, String, Option<PathBuf>), ServeError> {
+    match addr {
+        ListenAddr::Tcp(a) => {
+            let listener = TcpListener::bind(a).await.map_err(bind_err(a))?;
+            let local = listener.local_addr().map_err(bind_err(a))?;
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            Ok((Incoming::Tcp(incoming), local.to_string(), None))
+        }
+        ListenAddr::Unix(path) => {
+            // A socket left by a previous run would make bind fail.
+            if std::fs::symlink_metadata(path).is_ok_and(|m| {
+                use std::os::unix::fs::FileTypeExt;
+                m.file_type().is_socket()
+            }) {
+                let _ = std::fs::remove_file(path);
+            }
+            let listener = UnixListener::bind(path).map_err(bind_err(addr))?;
+            let stream = tokio_stream::wrappers::UnixListenerStream::new(listener);
+            Ok((Incoming::Unix(stream), addr.to_string(), Some(path.clone())))
+        }
+    }
+}
+
+/// Keeps gRPC health in step with readiness, for `""` and the Authorization service.
+async fn mirror_readiness(state: Arc<State>, reporter: tonic_health::server::HealthReporter) {
+    let mut rx = state.subscribe_ready();
+    loop {
+        let status = if *rx.borrow_and_update() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        for name in ["", AUTHZ_SERVICE_NAME] {
+            reporter.set_service_status(name, status).await;
+        }
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,115 @@
+//! The server's state: one immutable [`Snapshot`] behind an `ArcSwap`. A Check does one
+//! lock-free `load()`; a reload builds a complete new snapshot and `store()`s it, so in-flight
+//! Checks finish on the snapshot they started with.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::{ArcSwap, Guard};
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::keys::KeyRing;
+use crate::telemetry::{Metrics, SnapshotCounters};
+
+/// Everything a Check reads.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The config in force.
+    pub config: Arc<Config>,
+    /// The key ring in force (possibly empty: then Checks that need a token are UNAVAILABLE).
+    pub keys: Arc<KeyRing>,
+    /// Metric handles for this config's rules and this ring's kids.
+    pub counters: SnapshotCounters,
+    /// Increases with every publish.
+    pub generation: u64,
+}
+
+/// Shared server state.
+#[derive(Debug)]
+pub struct State {
+    current: ArcSwap<Snapshot>,
+    generation: AtomicU64,
+    shutting_down: AtomicBool,
+    ready: watch::Sender<bool>,
+    /// Process metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl State {
+    /// State with a first config and key ring (which may be empty).
+    pub fn new(config: Arc<Config>, keys: Arc<KeyRing>, metrics: Arc<Metrics>) -> Arc<Self> {
+        let counters = metrics.counters_for(&config, &keys, None);
+        let ready = !keys.is_empty();
+        Arc::new(Self {
+            current: ArcSwap::from_pointee(Snapshot {
+                config,
+                keys,
+                counters,
+                generation: 1,
+            }),
+            generation: AtomicU64::new(1),
+            shutting_down: AtomicBool::new(false),
+            ready: watch::Sender::new(ready),
+            metrics,
+        })
+    }
+
+    /// The current snapshot (lock-free).
+    pub fn snapshot(&self) -> Guard<Arc<Snapshot>> {
+        self.current.load()
+    }
+
+    /// The current snapshot as an owned `Arc` (for long-lived holders such as the reloader).
+    pub fn snapshot_full(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Publishes a new config and key ring as one snapshot.
+    pub fn publish(&self, config: Arc<Config>, keys: Arc<KeyRing>) {
+        let old = self.current.load_full();
+        let counters = self
+            .metrics
+            .counters_for(&config, &keys, Some((&old.config, &old.keys)));
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.current.store(Arc::new(Snapshot {
+            config,
+            keys,
+            counters,
+            generation,
+        }));
+        self.refresh_ready();
+    }
+
+    /// The generation of the current snapshot.
+    pub fn generation(&self) -> u64 {
+        self.current.load().generation
+    }
+
+    /// Ready: keys loaded and not shutting down.
+    pub fn is_ready(&self) -> bool {
+        !self.shutting_down.load(Ordering::SeqCst) && !self.current.load().keys.is_empty()
+    }
+
+    /// True once shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Marks the server as shutting down: readiness turns false.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.refresh_ready();
+    }
+
+    /// Watches readiness changes (for the gRPC health service).
+    pub fn subscribe_ready(&self) -> watch::Receiver<bool> {
+        self.ready.subscribe()
+    }
+
+    fn refresh_ready(&self) {
+        let ready = self.is_ready();
+        self.ready
+            .send_if_modified(|r| std::mem::replace(r, ready) != ready);
+    }
+}

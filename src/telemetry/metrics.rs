@@ -1,0 +1,342 @@
+//! Prometheus metrics. Every label value is bounded: the closed deny reasons, the configured
+//! rule names and the loaded kids. Handles are resolved ahead of time (at startup, and per
+//! snapshot for rules and kids) so a Check only increments atomics.
+
+use std::sync::Arc;
+
+use prometheus::{
+    Encoder, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
+};
+
+use crate::config::Config;
+use crate::keys::KeyRing;
+use crate::reason::DenyReason;
+
+/// Why an allow happened (the `reason` label of an allow).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllowReason {
+    /// A valid token satisfied the rule.
+    Ok = 0,
+    /// A public rule.
+    Public = 1,
+    /// A shadow-mode rule would have denied.
+    Shadow = 2,
+}
+
+impl AllowReason {
+    /// The label value.
+    pub fn as_label(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Public => "public",
+            Self::Shadow => "shadow",
+        }
+    }
+}
+
+/// Why a Check failed without a decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorReason {
+    /// No key is loaded.
+    Unavailable = 0,
+    /// Too many Checks in flight.
+    Overloaded = 1,
+}
+
+/// What a reload did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReloadResult {
+    /// A new snapshot was published.
+    Success,
+    /// The candidate was invalid; the previous state stays.
+    Failure,
+    /// Nothing changed.
+    Unchanged,
+}
+
+/// What was reloaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReloadKind {
+    /// The key ring.
+    Keys,
+    /// The config file.
+    Config,
+}
+
+impl ReloadKind {
+    /// The label value.
+    pub fn as_label(self) -> &'static str {
+        match self {
+            Self::Keys => "keys",
+            Self::Config => "config",
+        }
+    }
+}
+
+/// The process-wide metrics.
+pub struct Metrics {
+    registry: Registry,
+    allow: [IntCounter; 3],
+    deny: [IntCounter; 16],
+    error: [IntCounter; 2],
+    duration: Histogram,
+    rule_decisions: IntCounterVec,
+    key_verifications: IntCounterVec,
+    keys: IntGaugeVec,
+    reloads: IntCounterVec,
+    last_reload_ok: IntGaugeVec,
+    last_reload_ts: GaugeVec,
+    watcher_active: IntGauge,
+}
+
+/// Counters resolved for one snapshot: per rule `[allow, deny, shadow_deny]`, per key index.
+#[derive(Debug, Default)]
+pub struct SnapshotCounters {
+    /// Indexed like `policy.rules`.
+    pub rules: Vec<[IntCounter; 3]>,
+    /// Indexed like `keyring.keys()`.
+    pub kids: Vec<IntCounter>,
+}
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("unique metric");
+    c
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Arc<Self> {
+        let registry = Registry::new();
+        let checks = counter_vec(
+            &registry,
+            "jwt_authz_checks_total",
+            "Checks answered, by decision and reason.",
+            &["decision", "reason"],
+        );
+        let allow = [AllowReason::Ok, AllowReason::Public, AllowReason::Shadow]
+            .map(|r| checks.with_label_values(&["allow", r.as_label()]));
+        let deny = DenyReason::ALL.map(|r| checks.with_label_values(&["deny", r.as_label()]));
+        let error = ["unavailable", "overloaded"].map(|r| checks.with_label_values(&["error", r]));
+        let duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "jwt_authz_check_duration_seconds",
+                "Time to answer a Check inside jwt-authz (gRPC decode/encode excluded).",
+            )
+            .buckets(vec![
+                5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2,
+                5e-2, 0.1,
+            ]),
+        )
+        .expect("valid histogram");
+        registry
+            .register(Box::new(duration.clone()))
+            .expect("unique metric");
+        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric");
+            g
+        };
+        let keys = gauge_vec(
+            "jwt_authz_keys",
+            "Keys loaded, by source directory.",
+            &["source"],
+        );
+        let last_reload_ok = gauge_vec(
+            "jwt_authz_last_reload_successful",
+            "1 when the last reload attempt of this kind succeeded (or found no change).",
+            &["kind"],
+        );
+        let build_info = gauge_vec("jwt_authz_build_info", "Build information.", &["version"]);
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        let last_reload_ts = GaugeVec::new(
+            Opts::new(
+                "jwt_authz_last_reload_success_timestamp_seconds",
+                "Unix time of the last successful reload of this kind.",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(last_reload_ts.clone()))
+            .expect("unique metric");
+        let single = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric");
+            g
+        };
+        let watcher_active = single(
+            "jwt_authz_reload_watcher_active",
+            "1 when file-system events drive reloads; 0 when only polling works (e.g. inotify limits).",
+        );
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("unique metric");
+        let metrics = Self {
+            rule_decisions: counter_vec(
+                &registry,
+                "jwt_authz_rule_decisions_total",
+                "Decisions per rule (shadow_deny: a shadow rule would have denied).",
+                &["rule", "decision"],
+            ),
+            key_verifications: counter_vec(
+                &registry,
+                "jwt_authz_key_verifications_total",
+                "Tokens verified, by the kid that verified them.",
+                &["kid"],
+            ),
+            reloads: counter_vec(
+                &registry,
+                "jwt_authz_reloads_total",
+                "Reload attempts, by kind and result.",
+                &["kind", "result"],
+            ),
+            registry,
+            allow,
+            deny,
+            error,
+            duration,
+            keys,
+            last_reload_ok,
+            last_reload_ts,
+            watcher_active,
+        };
+        for kind in [ReloadKind::Keys, ReloadKind::Config] {
+            for result in ["success", "failure", "unchanged"] {
+                metrics
+                    .reloads
+                    .with_label_values(&[kind.as_label(), result]);
+            }
+        }
+        Arc::new(metrics)
+    }
+
+    /// Counts an allow.
+    pub fn allow(&self, reason: AllowReason) {
+        self.allow[reason as usize].inc();
+    }
+
+    /// Counts a deny.
+    pub fn deny(&self, reason: DenyReason) {
+        self.deny[reason as usize].inc();
+    }
+
+    /// Counts a Check that got an RPC error.
+    pub fn error(&self, reason: ErrorReason) {
+        self.error[reason as usize].inc();
+    }
+
+    /// Records a Check's duration.
+    pub fn observe_duration(&self, seconds: f64) {
+        self.duration.observe(seconds);
+    }
+
+    /// Resolves the per-rule and per-kid counters of a new snapshot, and updates the key
+    /// gauges. Series of rules and kids that are gone are removed, so cardinality stays bounded
+    /// by what is configured.
+    pub fn counters_for(
+        &self,
+        config: &Config,
+        keys: &KeyRing,
+        previous: Option<(&Config, &KeyRing)>,
+    ) -> SnapshotCounters {
+        if let Some((old_config, old_keys)) = previous {
+            for rule in &old_config.policy.rules {
+                if config.policy.rule(&rule.name).is_none() {
+                    for d in ["allow", "deny", "shadow_deny"] {
+                        let _ = self.rule_decisions.remove_label_values(&[&rule.name, d]);
+                    }
+                }
+            }
+            for key in old_keys.keys() {
+                if keys.get(&key.kid).is_none() {
+                    let _ = self.key_verifications.remove_label_values(&[&key.kid]);
+                }
+            }
+            for source in &old_config.keys {
+                if !config.keys.iter().any(|s| s.label == source.label) {
+                    let _ = self.keys.remove_label_values(&[&source.label]);
+                }
+            }
+        }
+        for source in &config.keys {
+            let count = keys
+                .keys()
+                .iter()
+                .filter(|k| *k.source == *source.label)
+                .count();
+            self.keys
+                .with_label_values(&[&source.label])
+                .set(count as i64);
+        }
+        SnapshotCounters {
+            rules: config
+                .policy
+                .rules
+                .iter()
+                .map(|r| {
+                    ["allow", "deny", "shadow_deny"]
+                        .map(|d| self.rule_decisions.with_label_values(&[&r.name, d]))
+                })
+                .collect(),
+            kids: keys
+                .keys()
+                .iter()
+                .map(|k| self.key_verifications.with_label_values(&[&k.kid]))
+                .collect(),
+        }
+    }
+
+    /// Records a reload attempt.
+    pub fn reload(&self, kind: ReloadKind, result: ReloadResult, now_unix: f64) {
+        let label = match result {
+            ReloadResult::Success => "success",
+            ReloadResult::Failure => "failure",
+            ReloadResult::Unchanged => "unchanged",
+        };
+        self.reloads
+            .with_label_values(&[kind.as_label(), label])
+            .inc();
+        let ok = result != ReloadResult::Failure;
+        self.last_reload_ok
+            .with_label_values(&[kind.as_label()])
+            .set(i64::from(ok));
+        if result == ReloadResult::Success {
+            self.last_reload_ts
+                .with_label_values(&[kind.as_label()])
+                .set(now_unix);
+        }
+    }
+
+    /// Marks whether file events drive reloads.
+    pub fn set_watcher_active(&self, active: bool) {
+        self.watcher_active.set(i64::from(active));
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding cannot fail");
+        String::from_utf8(buf).expect("exposition is UTF-8")
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
