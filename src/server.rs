@@ -57,9 +57,12 @@ pub enum ServeError {
     /// The gRPC server failed.
     #[error("gRPC server failed: {0}")]
     Grpc(#[from] tonic::transport::Error),
-    /// The admin server failed.
-    #[error("admin server failed: {0}")]
-    Admin(std::io::Error),
+    /// Signal handlers could not be installed.
+    #[error("cannot install SIGTERM/SIGINT handlers: {0}")]
+    Signal(std::io::Error),
+    /// The gRPC server task panicked or was cancelled.
+    #[error("gRPC server task failed: {0}")]
+    Task(String),
 }
 
 fn bind_err(addr: impl ToString) -> impl FnOnce(std::io::Error) -> ServeError {
@@ -72,6 +75,9 @@ fn bind_err(addr: impl ToString) -> impl FnOnce(std::io::Error) -> ServeError {
 /// Runs the server until SIGTERM/SIGINT, then drains in-flight Checks for up to
 /// `shutdown_grace` and returns.
 pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeError> {
+    // Install the handlers before anything can observe the server: a SIGTERM that arrives
+    // before them would take the default action and kill the process mid-request.
+    let shutdown = shutdown_signal()?;
     let metrics = Metrics::new();
     let keys = initial_keys(&config, &metrics);
     let config = Arc::new(config);
@@ -97,17 +103,19 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
         overrides,
         stopped(stop_rx.clone()),
     ));
+    // The admin server outlives the gRPC drain so /readyz can answer 503 meanwhile.
+    let (admin_stop_tx, admin_stop_rx) = watch::channel(false);
     let admin = tokio::spawn(crate::admin::serve(
         admin_listener,
         state.clone(),
-        stopped(stop_rx.clone()),
+        stopped(admin_stop_rx),
     ));
 
     let grpc = Server::builder()
         .tcp_nodelay(true)
         .add_service(health)
         .add_service(AuthorizationServer::new(AuthzService::new(state.clone())));
-    let grpc_result = match incoming {
+    let mut grpc = match incoming {
         Incoming::Tcp(tcp) => {
             tokio::spawn(grpc.serve_with_incoming_shutdown(tcp, stopped(stop_rx.clone())))
         }
@@ -115,33 +123,34 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
             tokio::spawn(grpc.serve_with_incoming_shutdown(unix, stopped(stop_rx.clone())))
         }
     };
-    let mut grpc_result = grpc_result;
     tokio::select! {
-        r = &mut grpc_result => return finish_early(r),
-        _ = shutdown_signal() => {}
+        r = &mut grpc => return grpc_outcome(r),
+        _ = shutdown => {}
     }
     tracing::info!(grace = ?config.shutdown_grace, "shutdown signal: not ready, draining in-flight Checks");
     state.begin_shutdown();
     let _ = stop_tx.send(true);
-    match tokio::time::timeout(config.shutdown_grace, &mut grpc_result).await {
-        Ok(r) => finish_early(r)?,
-        Err(_) => tracing::warn!("shutdown_grace elapsed with Checks still in flight; exiting"),
-    }
+    let drained = tokio::time::timeout(config.shutdown_grace, &mut grpc).await;
     reloader.abort();
+    let _ = admin_stop_tx.send(true);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), admin).await;
     if let Some(path) = socket_path {
         let _ = std::fs::remove_file(path);
+    }
+    match drained {
+        Ok(r) => grpc_outcome(r)?,
+        Err(_) => tracing::warn!("shutdown_grace elapsed with Checks still in flight; exiting"),
     }
     tracing::info!("stopped");
     Ok(())
 }
 
-fn finish_early(
+fn grpc_outcome(
     r: Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>,
 ) -> Result<(), ServeError> {
     match r {
         Ok(inner) => inner.map_err(ServeError::Grpc),
-        Err(join) => Err(ServeError::Admin(std::io::Error::other(join))),
+        Err(join) => Err(ServeError::Task(join.to_string())),
     }
 }
 
@@ -208,12 +217,16 @@ async fn mirror_readiness(state: Arc<State>, reporter: tonic_health::server::Hea
     }
 }
 
-async fn shutdown_signal() {
+/// Registers SIGTERM and SIGINT handlers now; the future resolves on the first signal.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    let handler = |kind| signal(kind).map_err(ServeError::Signal);
+    let mut term = handler(SignalKind::terminate())?;
+    let mut int = handler(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }

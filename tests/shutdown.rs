@@ -1,0 +1,133 @@
+//! Graceful shutdown: SIGTERM turns readiness off and lets an in-flight Check finish; a stream
+//! that never finishes cannot hold the process beyond `shutdown_grace`.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use envoy_types::pb::envoy::service::auth::v3::CheckResponse;
+use jwt_authz::testing::check_request;
+use prost::Message;
+use support::*;
+
+/// Opens a Check stream, sends the first `split` bytes of the framed request, and makes sure
+/// the server has read them (a PING round trip) before returning.
+async fn half_sent_check(
+    grpc: &str,
+    framed: &[u8],
+    split: usize,
+) -> (h2::client::ResponseFuture, h2::SendStream<Bytes>) {
+    let tcp = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    let (client, mut conn) = h2::client::handshake(tcp).await.unwrap();
+    let mut ping = conn.ping_pong().unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut client = client.ready().await.unwrap();
+    let request = ::http::Request::post(format!(
+        "http://{grpc}/envoy.service.auth.v3.Authorization/Check"
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(())
+    .unwrap();
+    let (response, mut send) = client.send_request(request, false).unwrap();
+    send.send_data(Bytes::copy_from_slice(&framed[..split]), false)
+        .unwrap();
+    ping.ping(h2::Ping::opaque()).await.unwrap();
+    (response, send)
+}
+
+fn framed_check(token: &str) -> Vec<u8> {
+    let auth = format!("Bearer {token}");
+    let msg = check_request("GET", "/", "h", &[("authorization", &auth)]).encode_to_vec();
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&msg);
+    framed
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_check_finish() {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A).basic_config("");
+    let mut server = JwtAuthz::start(&f.config_path());
+    let framed = framed_check(&mint("a", KEY_A, claims("alice")));
+    let (response, mut send) = half_sent_check(&server.grpc, &framed, 7).await;
+
+    server.sigterm();
+    eventually("readiness to turn off", Duration::from_secs(5), || async {
+        let (status, body) = server.admin_get("/readyz").await;
+        (status == 503 && body.contains("shutting down")).then_some(())
+    })
+    .await;
+    assert!(server.child.try_wait().unwrap().is_none(), "still draining");
+
+    send.send_data(Bytes::copy_from_slice(&framed[7..]), true)
+        .unwrap();
+    let response = response.await.expect("the in-flight Check is answered");
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut data = Vec::new();
+    while let Some(chunk) = body.data().await {
+        data.extend_from_slice(&chunk.unwrap());
+    }
+    let trailers = body.trailers().await.unwrap().expect("grpc trailers");
+    assert_eq!(trailers["grpc-status"], "0");
+    let check = CheckResponse::decode(&data[5..]).unwrap();
+    assert_eq!(
+        check.status.unwrap().code,
+        0,
+        "the token was valid: allowed"
+    );
+
+    let status = server.wait_exit(Duration::from_secs(5)).await;
+    assert!(status.success(), "{status:?}");
+    assert!(server
+        .logs()
+        .iter()
+        .any(|l| l.contains("\"message\":\"stopped\"")));
+}
+
+#[tokio::test]
+async fn a_stuck_stream_cannot_delay_exit_beyond_shutdown_grace() {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A).basic_config("shutdown_grace: 1s\n");
+    let mut server = JwtAuthz::start(&f.config_path());
+    let framed = framed_check(&mint("a", KEY_A, claims("alice")));
+    let (_response, _send) = half_sent_check(&server.grpc, &framed, 7).await;
+    let start = Instant::now();
+    server.sigterm();
+    let status = server.wait_exit(Duration::from_secs(10)).await;
+    let took = start.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "waited for the stream: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(4),
+        "but not beyond the grace: {took:?}"
+    );
+    assert!(server
+        .logs()
+        .iter()
+        .any(|l| l.contains("shutdown_grace elapsed")));
+}
+
+#[tokio::test]
+async fn sigterm_right_after_listening_is_a_clean_exit() {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A).basic_config("");
+    for _ in 0..10 {
+        let mut server = JwtAuthz::start(&f.config_path());
+        server.sigterm();
+        let status = server.wait_exit(Duration::from_secs(5)).await;
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "killed by the signal instead of handling it: {status:?}"
+        );
+    }
+}
