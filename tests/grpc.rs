@@ -104,7 +104,9 @@ async fn every_deny_reason_has_its_code_status_and_headers() {
         r#"{"alg":"HS512","kid":"a"}"#,
         &base().to_string(),
     );
-    let cases: Vec<(&str, &str, Option<String>, u16, i32, Option<&str>)> = vec![
+    // (reason, path, token, HTTP status, gRPC code, exact WWW-Authenticate where checked)
+    type Case<'a> = (&'a str, &'a str, Option<String>, u16, i32, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "missing_token",
             "/api",

@@ -123,7 +123,7 @@ fn strip(source: &TokenSource, view: &RequestView<'_>, ok: &mut OkHttpResponse) 
                 .flat_map(|h| h.split(';'))
                 .map(str::trim)
                 .filter(|c| {
-                    !c.is_empty() && c.split_once('=').map_or(true, |(k, _)| k.trim() != name)
+                    !c.is_empty() && c.split_once('=').is_none_or(|(k, _)| k.trim() != name)
                 })
                 .collect();
             if kept.is_empty() {

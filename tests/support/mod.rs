@@ -3,6 +3,7 @@
 //! wait instead of sleeps.
 #![allow(dead_code)]
 
+pub mod envoy;
 pub mod http;
 
 use std::future::Future;

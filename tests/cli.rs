@@ -1,0 +1,222 @@
+//! The command line: `validate` prints fingerprints and never keys, every config and key error
+//! names its file and field and exits non-zero, `token` and `explain` work together.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use support::*;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .output()
+        .expect("run jwt-authz")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn validate_prints_fingerprints_never_keys() {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A)
+        .write_key("b", KEY_B)
+        .basic_config("");
+    let out = run(&["validate", "--config", f.config_path().to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("a                        HS256      32  "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&jwt_authz::keys::fingerprint(KEY_A)),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&jwt_authz::keys::fingerprint(KEY_B)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("OK (2 keys, 0 rules)"), "{stdout}");
+    for secret in [KEY_A, KEY_B] {
+        let s = std::str::from_utf8(secret).unwrap();
+        assert!(!stdout.contains(s) && !stderr.contains(s));
+    }
+}
+
+#[test]
+fn validate_warns_about_a_trailing_newline_in_a_raw_key() {
+    let f = Fixture::new();
+    f.write_key("a", b"key-a-0123456789abcdef0123456789\n")
+        .basic_config("");
+    let out = run(&["validate", "--config", f.config_path().to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert!(out.status.success());
+    assert!(
+        stderr.contains("warning:") && stderr.contains("newline"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn key_errors_exit_1_with_a_precise_message() {
+    let f = Fixture::new();
+    f.write_key("short", b"too-short").basic_config("");
+    let out = run(&["validate", "--config", f.config_path().to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("keys/short (kid \"short\"): 9-byte key is too short for HS256 (at least 32 bytes required)"), "{stderr}");
+
+    let empty = Fixture::new();
+    empty.basic_config("");
+    let out = run(&[
+        "validate",
+        "--config",
+        empty.config_path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).1.contains("no keys found in"),
+        "{:?}",
+        text(&out)
+    );
+}
+
+#[test]
+fn every_config_error_names_the_file_and_the_field() {
+    let cases: &[(&str, &str)] = &[
+        ("keys: []\n", "keys: at least one key source is required"),
+        ("listen: { grpcc: x }\nkeys: []\n", "listen: unknown field `grpcc`"),
+        ("keys:\n  - dir: k\n    algorithm: HS999\n", "keys[0].algorithm: unknown algorithm \"HS999\""),
+        ("keys:\n  - dir: k\n", "keys[0].algorithm: required for format: files"),
+        ("keys:\n  - dir: k\n    format: pem\n", "keys[0].format: unknown format \"pem\""),
+        ("keys:\n  - dir: k\n    format: jwks\n    algorithm: HS256\n", "keys[0].algorithm: applies only to format: files"),
+        ("keys: [{dir: k, algorithm: HS256}]\njwt: { leeway: 60 }\n", "jwt.leeway: invalid duration `60`: expected a number with a unit"),
+        ("keys: [{dir: k, algorithm: HS256}]\njwt: { leeway: 2h }\n", "jwt.leeway: must be at most 1h"),
+        ("keys: [{dir: k, algorithm: HS256}]\njwt: { sources: [{ header: x, cookie: y }] }\n", "jwt.sources[0]: set exactly one of header, cookie or query"),
+        ("keys: [{dir: k, algorithm: HS256}]\nlisten: { grpc: nowhere }\n", "listen.grpc: \"nowhere\" is not an address"),
+        ("keys: [{dir: k, algorithm: HS256}]\nresponses: { realm: 'a\"b' }\n", "responses.realm: must be non-empty printable ASCII"),
+        ("keys: [{dir: k, algorithm: HS256}]\nforward: { claims_to_headers: { host: sub } }\n", "forward.claims_to_headers.host: host cannot carry a claim"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a }, { name: a }]\n", "rules[1].name: \"a\" is used twice"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, match: { path_regex: '(' } }]\n", "rules[0].match.path_regex: invalid regex"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, match: { path_prefix: /a/../b } }]\n", "rules[0].match.path_prefix: \"/a/../b\" is not normalized; write \"/b\""),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, require: { claims: [{ claim: x, matches: y }] } }]\n", "rules[0].require.claims[0]: unknown field `matches`"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, require: { claims: [{ claim: x, equals: 1, prefix: y }] } }]\n", "rules[0].require.claims[0]: set exactly one operator"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, public: true, require: { scopes: [x] } }]\n", "rules[0].require: a public rule cannot have requirements"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, mode: audit }]\n", "rules[0].mode: \"audit\": use enforce or shadow"),
+        ("keys: [{dir: k, algorithm: HS256}]\ndefault: maybe\n", "default: \"maybe\": use deny or allow"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, match: { hosts: ['api.example.com:443'] } }]\n", "rules[0].match.hosts[0]: \"api.example.com:443\": write hosts without a port"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (yaml, expected) in cases {
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let config = path.to_str().unwrap();
+        for command in ["validate", "serve"] {
+            let out = run(
+                &[command, "--config", config, "--admin-addr", "127.0.0.1:0"]
+                    [..if command == "serve" { 5 } else { 3 }],
+            );
+            let (_, stderr) = text(&out);
+            assert_eq!(out.status.code(), Some(1), "{command} {yaml}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{config}: {expected}")),
+                "{command} {yaml}:\n{stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn missing_config_file_is_an_error() {
+    let out = run(&["serve", "--config", "/nonexistent/jwt-authz.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out)
+        .1
+        .contains("/nonexistent/jwt-authz.yaml: cannot read config"));
+}
+
+#[test]
+fn token_and_explain_round_trip() {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A).basic_config(
+        "rules:\n  - name: orders\n    match: { path_prefix: /orders }\n    require: { scopes: [orders:read] }\nforward:\n  claims_to_headers: { x-jwt-sub: sub }\n",
+    );
+    let config = f.config_path();
+    let config = config.to_str().unwrap();
+    let out = run(&[
+        "token",
+        "--config",
+        config,
+        "--sub",
+        "alice",
+        "--scope",
+        "orders:read",
+        "--claim",
+        "tenant=acme",
+        "--claim",
+        "n=5",
+        "--ttl",
+        "5m",
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let token = text(&out).0.trim().to_string();
+    let claims = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(&token)
+        .unwrap()
+        .claims;
+    assert_eq!(
+        (
+            claims["sub"].as_str(),
+            claims["tenant"].as_str(),
+            claims["n"].as_u64()
+        ),
+        (Some("alice"), Some("acme"), Some(5))
+    );
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        300
+    );
+
+    let out = run(&[
+        "explain",
+        "--config",
+        config,
+        "--token",
+        &token,
+        "--path",
+        "/orders/1",
+    ]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("decision: allow")
+            && stdout.contains("rule:     orders")
+            && stdout.contains("x-jwt-sub: alice"),
+        "{stdout}"
+    );
+
+    let out = run(&["explain", "--config", config, "--path", "/orders/1"]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains("reason:   missing_token") && stdout.contains("http:     401"),
+        "{stdout}"
+    );
+
+    let out = run(&["token", "--config", config, "--kid", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("no key with kid \"nope\""));
+}
+
+#[test]
+fn the_quick_start_config_is_valid() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/local/config.yaml");
+    let out = run(&["validate", "--config", config]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("demo-2026-11"));
+}
