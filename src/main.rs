@@ -10,7 +10,8 @@ fn main() -> ExitCode {
     match jwt_authz::commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {:#}", anyhow::Error::from(e));
+            // Each error's message already includes its cause: print it once.
+            eprintln!("error: {}", anyhow::Error::from(e));
             ExitCode::FAILURE
         }
     }

@@ -103,6 +103,7 @@ fn every_config_error_names_the_file_and_the_field() {
         ("keys: [{dir: k, algorithm: HS256}]\nresponses: { realm: 'a\"b' }\n", "responses.realm: must be non-empty printable ASCII"),
         ("keys: [{dir: k, algorithm: HS256}]\nforward: { claims_to_headers: { host: sub } }\n", "forward.claims_to_headers.host: host cannot carry a claim"),
         ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a }, { name: a }]\n", "rules[1].name: \"a\" is used twice"),
+        ("keys: [{dir: k, algorithm: HS256}]\nforward: { claims_to_headers: { x-a: sub, x-a: iss } }\n", "forward.claims_to_headers: duplicate key `x-a`"),
         ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, match: { path_regex: '(' } }]\n", "rules[0].match.path_regex: invalid regex"),
         ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, match: { path_prefix: /a/../b } }]\n", "rules[0].match.path_prefix: \"/a/../b\" is not normalized; write \"/b\""),
         ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, require: { claims: [{ claim: x, matches: y }] } }]\n", "rules[0].require.claims[0]: unknown field `matches`"),

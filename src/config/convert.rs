@@ -282,8 +282,8 @@ fn convert_forward(ctx: &Ctx<'_>, raw: RawForward) -> Result<Forward, ConfigErro
         "upgrade",
         "cookie",
     ];
-    let mut claims_to_headers = Vec::with_capacity(raw.claims_to_headers.len());
-    for (header, claim) in raw.claims_to_headers {
+    let mut claims_to_headers = Vec::with_capacity(raw.claims_to_headers.0.len());
+    for (header, claim) in raw.claims_to_headers.0 {
         let field = format!("forward.claims_to_headers.{header}");
         let name = header_name(ctx, &field, &header)?;
         if RESERVED.contains(&name.as_str()) || name == "authorization" {

@@ -1,10 +1,11 @@
 //! The config file as written: serde structs that mirror the YAML one to one. Unknown fields are
 //! errors everywhere. `convert` turns this into the validated [`crate::config::Config`].
 
-use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use super::duration::HumanDuration;
 
@@ -138,7 +139,7 @@ pub struct RawClaimRequirement {
 #[serde(deny_unknown_fields)]
 pub struct RawForward {
     #[serde(default)]
-    pub claims_to_headers: BTreeMap<String, String>,
+    pub claims_to_headers: OrderedPairs,
     pub payload_header: Option<String>,
     #[serde(default)]
     pub strip_token: bool,
@@ -164,4 +165,31 @@ pub struct RawLimits {
     pub max_claims_depth: Option<usize>,
     pub max_keys_per_source: Option<usize>,
     pub max_key_file_bytes: Option<usize>,
+}
+
+/// A string-to-string mapping that keeps the file's order and rejects duplicate keys.
+#[derive(Debug, Default)]
+pub struct OrderedPairs(pub Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for OrderedPairs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OrderedPairs;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of header name to claim path")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedPairs, A::Error> {
+                let mut pairs: Vec<(String, String)> = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    if pairs.iter().any(|(seen, _)| *seen == k) {
+                        return Err(de::Error::custom(format!("duplicate key `{k}`")));
+                    }
+                    pairs.push((k, v));
+                }
+                Ok(OrderedPairs(pairs))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }

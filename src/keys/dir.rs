@@ -189,6 +189,16 @@ mod tests {
     }
 
     #[test]
+    fn non_utf8_names_cannot_be_kids() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(std::ffi::OsStr::from_bytes(b"k\xff")), b"x").unwrap();
+        let err = read_dir_snapshot(dir.path(), 10).unwrap_err();
+        assert!(matches!(err, KeyError::BadName { .. }), "{err}");
+        assert!(err.to_string().contains("not valid UTF-8"));
+    }
+
+    #[test]
     fn missing_directory_is_not_found() {
         let err = read_dir_snapshot(Path::new("/nonexistent/jwt-authz-keys"), 10).unwrap_err();
         assert!(err.is_not_found(), "{err}");

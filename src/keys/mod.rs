@@ -270,6 +270,41 @@ mod tests {
     }
 
     #[test]
+    fn sources_are_limited_in_key_count_and_all_or_nothing() {
+        use crate::config::{KeyEncoding, KeyFormat, KeySource, Limits};
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a", "b"] {
+            std::fs::write(dir.path().join(name), [7u8; 32]).unwrap();
+        }
+        let source = KeySource {
+            dir: dir.path().to_path_buf(),
+            format: KeyFormat::Files {
+                encoding: KeyEncoding::Raw,
+                algorithm: Algorithm::HS256,
+            },
+            label: "keys".into(),
+        };
+        let limits = Limits {
+            max_keys_per_source: 1,
+            ..Limits::default()
+        };
+        let err = load_sources(std::slice::from_ref(&source), &limits).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "keys: 2 keys, more than limits.max_keys_per_source (1)"
+        );
+        assert_eq!(
+            KeyRing::load(std::slice::from_ref(&source), &Limits::default())
+                .unwrap()
+                .len(),
+            2
+        );
+        // One bad key fails the whole set.
+        std::fs::write(dir.path().join("c"), b"short").unwrap();
+        assert!(KeyRing::load(&[source], &Limits::default()).is_err());
+    }
+
+    #[test]
     fn short_keys_are_rejected_per_algorithm() {
         assert!(validate_key_len("k", Algorithm::HS256, 32).is_ok());
         assert!(validate_key_len("k", Algorithm::HS256, 31).is_err());

@@ -3,6 +3,7 @@
 //! wait instead of sleeps.
 #![allow(dead_code)]
 
+pub mod check;
 pub mod envoy;
 pub mod http;
 
