@@ -201,6 +201,25 @@ fn token_and_explain_round_trip() {
         "{stdout}"
     );
 
+    let out = run(&["token", "--config", config, "--sub", "bob"]);
+    let no_scope = text(&out).0.trim().to_string();
+    let out = run(&[
+        "explain",
+        "--config",
+        config,
+        "--token",
+        &no_scope,
+        "--path",
+        "/orders/1",
+    ]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains("reason:   insufficient_scope (missing scope(s): orders:read)")
+            && stdout.contains("rule:     orders"),
+        "explain names the rule and the failed requirement: {stdout}"
+    );
+
     let out = run(&["explain", "--config", config, "--path", "/orders/1"]);
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stdout}");

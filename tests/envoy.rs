@@ -95,6 +95,38 @@ async fn valid_token_reaches_the_upstream_with_claim_headers_not_spoofed_ones() 
 
 #[tokio::test]
 #[ignore = "needs Envoy; scripts/test.sh runs it"]
+async fn spoofed_identity_never_reaches_the_upstream() {
+    let s = Stack::start().await;
+    let spoof = [("x-jwt-sub", "mallory"), ("x-jwt-scope", "orders:write")];
+    // A valid token without `sub` or `scope`: the spoofed headers are removed, not passed.
+    let mut claims =
+        json!({"iss": "https://issuer.local", "aud": "demo-api", "iat": now(), "exp": now() + 600});
+    claims["scope"] = Value::Null;
+    let token = mint("demo-2026-11", &s.key, claims);
+    let r = s.get("GET", "/profile", Some(&token), &spoof).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let seen: Value = serde_json::from_str(&r.body).unwrap();
+    assert!(
+        seen.get("x-jwt-sub").is_none() && seen.get("x-jwt-scope").is_none(),
+        "{seen}"
+    );
+    // A public jwt-authz rule: no token needed, and spoofed identity is stripped too.
+    let r = s.get("GET", "/docs/intro", None, &spoof).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let seen: Value = serde_json::from_str(&r.body).unwrap();
+    assert!(
+        seen.get("x-jwt-sub").is_none() && seen.get("x-jwt-scope").is_none(),
+        "{seen}"
+    );
+    assert_eq!(
+        s.get("POST", "/docs/intro", None, &[]).await.status,
+        401,
+        "public only for GET"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs Envoy; scripts/test.sh runs it"]
 async fn missing_and_expired_tokens_get_401_with_a_challenge() {
     let s = Stack::start().await;
     let r = s.get("GET", "/orders/42", None, &[]).await;

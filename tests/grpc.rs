@@ -198,12 +198,17 @@ async fn every_deny_reason_has_its_code_status_and_headers() {
         assert_eq!(metadata_str(&resp, "decision").as_deref(), Some("deny"));
     }
     // Every deny was logged with its reason and the request id, and no token text leaked.
-    let logs = server.logs();
-    let denies: Vec<_> = logs
-        .iter()
-        .filter(|l| l.contains("\"message\":\"deny\""))
-        .collect();
-    assert_eq!(denies.len(), 16, "{logs:#?}");
+    let is_deny = |l: &String| l.contains("\"message\":\"deny\"");
+    let logs = eventually(
+        "16 deny log lines",
+        std::time::Duration::from_secs(5),
+        || async {
+            let logs = server.logs();
+            (logs.iter().filter(|l| is_deny(l)).count() == 16).then_some(logs)
+        },
+    )
+    .await;
+    let denies: Vec<_> = logs.iter().filter(|l| is_deny(l)).collect();
     assert!(denies
         .iter()
         .all(|l| l.contains("\"request_id\":\"req-1\"")));
