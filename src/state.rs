@@ -72,6 +72,12 @@ impl State {
             .metrics
             .counters_for(&config, &keys, Some((&old.config, &old.keys)));
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        tracing::debug!(
+            generation,
+            keys = keys.len(),
+            rules = config.policy.rules.len(),
+            "snapshot published"
+        );
         self.current.store(Arc::new(Snapshot {
             config,
             keys,

@@ -54,6 +54,7 @@ pub async fn run(state: Arc<State>, overrides: Overrides, stop: impl Future<Outp
                 }
             }
         }
+        tracing::debug!(by_event, "reload attempt");
         reloader = match tokio::task::spawn_blocking(move || {
             reloader.attempt();
             reloader

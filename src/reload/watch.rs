@@ -2,7 +2,9 @@
 //! hint to reload (notify reports our own reads as `Access(Open)`: reacting to them would loop).
 //! A watch follows the inode, so a replaced directory goes silent: `refresh` compares each
 //! directory's (device, inode) and re-creates the watcher when one changed or appeared. When
-//! no watcher can be created (inotify limits), reloads fall back to polling.
+//! no watcher can be created (inotify limits), reloads fall back to polling. Every time the
+//! watches are (re)created one reload is signalled, since changes made while no watch existed
+//! (between the initial load and the first watch, or during a re-creation) raised no event.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -53,7 +55,10 @@ impl Watches {
         let created =
             notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
                 Ok(ev) if matches!(ev.kind, EventKind::Access(_)) => {}
-                _ => events.notify_one(),
+                other => {
+                    tracing::trace!(event = ?other, "file event");
+                    events.notify_one();
+                }
             });
         let mut watcher = match created {
             Ok(w) => w,
@@ -76,6 +81,8 @@ impl Watches {
         self.set_degraded(!problems.is_empty(), &problems.join("; "), metrics);
         self.watcher = Some(watcher);
         self.watched = wanted;
+        // Changes made before the watches existed raised no event: check once now.
+        self.events.notify_one();
     }
 
     fn set_degraded(&mut self, degraded: bool, why: &str, metrics: &Metrics) {

@@ -6,6 +6,7 @@
 pub mod check;
 pub mod envoy;
 pub mod http;
+pub mod kubelet;
 
 use std::future::Future;
 use std::io::{BufRead, BufReader};
@@ -138,7 +139,20 @@ impl JwtAuthz {
 
     /// Starts with explicit extra arguments and log level.
     pub fn start_with(config: &Path, extra: &[&str], level: &str) -> Self {
-        let mut child = Command::new(binary())
+        Self::spawn(Command::new(binary()), config, extra, level)
+    }
+
+    /// Starts as the unprivileged user `nobody` (65534), for faults root cannot observe
+    /// (unreadable files, per-user inotify limits). Needs root to switch users.
+    pub fn start_as_nobody(config: &Path, extra: &[&str]) -> Self {
+        assert!(is_root(), "switching to nobody needs root");
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", binary()]);
+        Self::spawn(cmd, config, extra, "info")
+    }
+
+    fn spawn(mut cmd: Command, config: &Path, extra: &[&str], level: &str) -> Self {
+        let mut child = cmd
             .args([
                 "--log-format",
                 "json",
@@ -236,6 +250,54 @@ impl JwtAuthz {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+}
+
+/// True when the tests run as root.
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false)
+}
+
+/// Makes a fixture readable by other users (for servers started as nobody).
+pub fn open_up(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in walk(dir) {
+        let mode = if entry.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let meta = std::fs::symlink_metadata(e.path()).unwrap();
+        if meta.is_dir() {
+            out.extend(walk(&e.path()));
+        } else if meta.is_file() {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+/// The outcome of one Check: `"ok"`, the deny reason, or `"error:<gRPC code>"`.
+pub async fn verdict(client: &mut AuthorizationClient<Channel>, token: &str) -> String {
+    let auth = format!("Bearer {token}");
+    let req = jwt_authz::testing::check_request("GET", "/", "h", &[("authorization", &auth)]);
+    match client.check(req).await {
+        Ok(resp) => {
+            let status = resp.into_inner().status.unwrap_or_default();
+            if status.code == 0 {
+                "ok".to_string()
+            } else {
+                status.message
+            }
+        }
+        Err(e) => format!("error:{:?}", e.code()),
     }
 }
 
