@@ -55,4 +55,7 @@ done
 step "cargo test (unit, integration, end-to-end through Envoy)"
 cargo test --locked --all-targets -- --include-ignored
 
+step "key rotation under load (measured by tests/rotation.rs)"
+cat target/tmp/rotation.txt
+
 step "all tests passed"
