@@ -52,7 +52,14 @@ for f in deploy/envoy/*.yaml; do
   echo "ok: $f"
 done
 
-step "cargo test (unit, integration, end-to-end through Envoy)"
+step "monitoring: promtool check/test rules, dashboard generated from its script"
+"$PROMTOOL_BIN" check rules deploy/monitoring/alerts.yaml
+(cd deploy/monitoring && "$PROMTOOL_BIN" test rules tests/alerts_test.yaml)
+(cd deploy/monitoring && python3 make_dashboard.py)
+git diff --exit-code -- deploy/monitoring/grafana-dashboard.json \
+  || { echo "grafana-dashboard.json is out of date: run deploy/monitoring/make_dashboard.py"; exit 1; }
+
+step "cargo test (unit, integration, end-to-end: Envoy, Prometheus, promtool, kubelet faults)"
 cargo test --locked --all-targets -- --include-ignored
 
 step "key rotation under load (measured by tests/rotation.rs)"

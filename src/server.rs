@@ -158,6 +158,11 @@ fn grpc_outcome(
 fn initial_keys(config: &Config, metrics: &Metrics) -> KeyRing {
     let now = reload::unix_seconds();
     match KeyRing::load(&config.keys, &config.limits) {
+        Ok(ring) if ring.is_empty() => {
+            reload::log_ring(&ring, config);
+            metrics.reload(ReloadKind::Keys, ReloadResult::Failure, now);
+            ring
+        }
         Ok(ring) => {
             reload::log_ring(&ring, config);
             metrics.reload(ReloadKind::Keys, ReloadResult::Success, now);

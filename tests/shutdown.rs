@@ -131,3 +131,33 @@ async fn sigterm_right_after_listening_is_a_clean_exit() {
         );
     }
 }
+
+#[tokio::test]
+async fn grpc_health_turns_not_serving_on_sigterm() {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+    let f = Fixture::new();
+    f.write_key("a", KEY_A).basic_config("shutdown_grace: 1s\n");
+    let mut server = JwtAuthz::start(&f.config_path());
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    let service = "envoy.service.auth.v3.Authorization".to_string();
+    let mut watch = health
+        .watch(HealthCheckRequest { service })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(watch.message().await.unwrap().unwrap().status, 1, "SERVING");
+    server.sigterm();
+    let next = tokio::time::timeout(Duration::from_secs(5), watch.message()).await;
+    assert_eq!(
+        next.unwrap().unwrap().unwrap().status,
+        2,
+        "NOT_SERVING while draining"
+    );
+    assert!(server.wait_exit(Duration::from_secs(5)).await.success());
+}

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use crate::config::Config;
 use crate::jwt::{self, Found, TokenError, Verified};
-use crate::keys::KeyRing;
+use crate::keys::{Key, KeyRing};
 use crate::policy::{self, DefaultAction, Failure, Mode, Rule, Selection, RULE_EXTENSION};
 use crate::reason::DenyReason;
 use crate::request::RequestView;
@@ -48,8 +48,8 @@ pub struct Deny<'s> {
     pub detail: Cow<'static, str>,
     /// The rule that applied, if any.
     pub rule: Option<&'s Rule>,
-    /// The kid of a token that verified (policy denies only).
-    pub kid: Option<&'s str>,
+    /// The key that verified the token (policy denies only).
+    pub key: Option<&'s Key>,
     /// Scopes the rule requires and the token lacks (`insufficient_scope`).
     pub missing_scopes: Vec<&'s str>,
 }
@@ -73,7 +73,7 @@ impl<'s> Deny<'s> {
             reason,
             detail: detail.into(),
             rule,
-            kid: None,
+            key: None,
             missing_scopes: Vec::new(),
         }
     }
@@ -157,11 +157,11 @@ fn authorize<'s>(
     selection: Selection<'s>,
     default: DefaultAction,
 ) -> Result<(), Deny<'s>> {
-    let kid = Some(&*verified.key.kid);
+    let key = Some(verified.key);
     let Some(r) = rule else {
         return match (selection, default) {
             (Selection::NoMatch, DefaultAction::Deny) => Err(Deny {
-                kid,
+                key,
                 ..Deny::new(
                     DenyReason::NoMatchingRule,
                     "no rule matches and default is deny",
@@ -175,12 +175,12 @@ fn authorize<'s>(
         let detail = failure.describe();
         match failure {
             Failure::MissingScopes(missing) => Deny {
-                kid,
+                key,
                 missing_scopes: missing,
                 ..Deny::new(DenyReason::InsufficientScope, detail, rule)
             },
             Failure::Claim(_) => Deny {
-                kid,
+                key,
                 ..Deny::new(DenyReason::ClaimMismatch, detail, rule)
             },
         }

@@ -172,8 +172,8 @@ fn deny(d: &Deny<'_>, config: &Config) -> CheckResponse {
     if let Some(r) = d.rule {
         fields.insert("rule".into(), string(&r.name));
     }
-    if let Some(kid) = d.kid {
-        fields.insert("kid".into(), string(kid));
+    if let Some(key) = d.key {
+        fields.insert("kid".into(), string(&key.kid));
     }
     CheckResponse {
         status: Some(rpc::Status {

@@ -106,6 +106,9 @@ fn check_once(
         }
         Decision::Deny(d) => {
             metrics.deny(d.reason);
+            if let Some(c) = d.key.and_then(|k| snap.counters.kids.get(k.index)) {
+                c.inc();
+            }
             let rule = d.rule.map(|r| r.name.as_str());
             if let Some(c) = rule_counters(rule) {
                 c[1].inc();
@@ -115,7 +118,7 @@ fn check_once(
                 detail = %d.detail,
                 rule,
                 request_id = view.request_id,
-                kid = d.kid,
+                kid = d.key.map(|k| &*k.kid),
                 method = view.method,
                 "deny"
             );

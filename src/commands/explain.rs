@@ -84,8 +84,11 @@ fn print_decision(decision: &Decision<'_, '_>) {
             println!("decision: deny");
             println!("reason:   {} ({})", d.reason, d.detail);
             println!("rule:     {}", d.rule.map_or("(none)", |r| r.name.as_str()));
-            if let Some(kid) = d.kid {
-                println!("kid:      {kid}");
+            if let Some(key) = d.key {
+                println!(
+                    "kid:      {} ({}, fingerprint {})",
+                    key.kid, key.alg, key.fingerprint
+                );
             }
         }
     }

@@ -65,15 +65,15 @@ impl Reloader {
             }
         };
         let (keys, keys_result) = match KeyRing::load(&config.keys, &config.limits) {
-            Ok(ring) if ring.digest() == current.keys.digest() => {
-                (current.keys.clone(), ReloadResult::Unchanged)
-            }
             Ok(ring) if ring.is_empty() => {
                 tracing::warn!(
                     kept = current.keys.len(),
                     "key reload rejected: the key set is empty (a failed Secret update can leave the volume empty); keeping the current keys"
                 );
                 (current.keys.clone(), ReloadResult::Failure)
+            }
+            Ok(ring) if ring.digest() == current.keys.digest() => {
+                (current.keys.clone(), ReloadResult::Unchanged)
             }
             Ok(ring) => {
                 log_changes(&current.keys, &ring);

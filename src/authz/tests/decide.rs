@@ -225,7 +225,7 @@ fn every_deny_reason_maps_to_its_response() {
             reason,
             detail: "d".into(),
             rule: None,
-            kid: None,
+            key: None,
             missing_scopes: vec![],
         };
         let req = request("GET", "/", "h", None, &[]);

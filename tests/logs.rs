@@ -1,0 +1,157 @@
+//! Logs never contain a token or key bytes, at any level (trace included, where the HTTP/2 and
+//! gRPC libraries log too), and denies are logged with their reason, rule, request id and kid.
+
+mod support;
+
+use std::time::Duration;
+
+use base64::Engine;
+use jwt_authz::testing::check_request;
+use serde_json::json;
+use support::*;
+
+/// Distinctive secrets, so any leak in any encoding is found.
+const SECRET_1: &[u8] = b"LEAKCHECK-secret-one-0123456789ab";
+const SECRET_2: &[u8] = b"LEAKCHECK-secret-two-0123456789ab";
+
+fn encodings(secret: &[u8]) -> Vec<String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    vec![
+        String::from_utf8_lossy(secret).into_owned(),
+        b64.encode(secret),
+        url.encode(secret),
+        secret.iter().map(|b| format!("{b:02x}")).collect(),
+        format!("{secret:?}"),
+    ]
+}
+
+#[tokio::test]
+async fn no_token_or_key_appears_in_logs_even_at_trace() {
+    let f = Fixture::new();
+    f.write_key("k1", SECRET_1).basic_config(
+        "jwt:\n  sources: [{ header: authorization, prefix: 'Bearer ' }, { cookie: session }]\nrules:\n  - name: api\n    match: { path_prefix: /api }\n    require: { scopes: [api] }\nforward:\n  claims_to_headers: { x-jwt-sub: sub }\n",
+    );
+    let server = JwtAuthz::start_with(&f.config_path(), &["--grpc-addr", "127.0.0.1:0"], "trace");
+    let mut client = server.client().await;
+    let tokens = [
+        mint(
+            "k1",
+            SECRET_1,
+            json!({"sub": "alice", "scope": "api", "exp": now() + 600}),
+        ),
+        mint("k1", SECRET_1, json!({"sub": "bob", "exp": now() + 600})),
+        mint("k1", SECRET_1, json!({"sub": "carol", "exp": now() - 3600})),
+        mint(
+            "k1",
+            b"forged-forged-forged-forged-0123",
+            json!({"sub": "mallory", "exp": now() + 600}),
+        ),
+        "eyJhbGciOiJub25lIn0.eyJzdWIiOiJMRUFLQ0hFQ0stbm9uZSJ9.".to_string(),
+        "LEAKCHECK-not-a-jwt-at-all".to_string(),
+    ];
+    for (i, t) in tokens.iter().enumerate() {
+        let auth = format!("Bearer {t}");
+        let cookie = format!("session={t}");
+        let id = format!("leak-{i}");
+        for headers in [
+            vec![("authorization", auth.as_str())],
+            vec![("cookie", cookie.as_str())],
+        ] {
+            let mut h = headers.clone();
+            h.push(("x-request-id", &id));
+            client
+                .check(check_request("GET", "/api/x", "h", &h))
+                .await
+                .unwrap();
+        }
+    }
+    // A reload at trace level: key added and replaced.
+    f.write_key("k2", SECRET_2);
+
+    let t2 = mint(
+        "k2",
+        SECRET_2,
+        json!({"sub": "dave", "scope": "api", "exp": now() + 600}),
+    );
+    eventually("k2 loaded", Duration::from_secs(10), || {
+        let mut c = client.clone();
+        let t2 = t2.clone();
+        async move { (verdict(&mut c, &t2).await != "unknown_kid").then_some(()) }
+    })
+    .await;
+    let _ = server.admin_get("/metrics").await;
+
+    let logs = eventually(
+        "deny lines for every request id",
+        Duration::from_secs(5),
+        || async {
+            let logs = server.logs();
+            (logs
+                .iter()
+                .filter(|l| l.contains("\"message\":\"deny\""))
+                .count()
+                >= 10)
+                .then_some(logs)
+        },
+    )
+    .await;
+    let text = logs.join("\n");
+    assert!(
+        logs.len() > 100,
+        "trace logging is really on: {} lines",
+        logs.len()
+    );
+    for secret in [SECRET_1, SECRET_2] {
+        for enc in encodings(secret) {
+            assert!(!text.contains(&enc), "key bytes leaked as {enc:?}");
+        }
+    }
+    assert!(
+        !text.contains("LEAKCHECK"),
+        "a secret or token fragment leaked"
+    );
+    for t in tokens.iter().chain([&t2]) {
+        for part in t.split('.').skip(1).filter(|p| p.len() >= 8) {
+            assert!(!text.contains(part), "token part leaked: {part}");
+        }
+    }
+    // Fingerprints identify keys instead.
+    assert!(text.contains(&jwt_authz::keys::fingerprint(SECRET_2)));
+}
+
+#[tokio::test]
+async fn denies_are_logged_with_reason_rule_request_id_and_kid() {
+    let f = Fixture::new();
+    f.write_key("k1", KEY_A)
+        .basic_config("rules:\n  - name: api\n    match: {}\n    require: { scopes: [api] }\n");
+    let server = JwtAuthz::start(&f.config_path());
+    let mut client = server.client().await;
+    let auth = format!("Bearer {}", mint("k1", KEY_A, claims("alice")));
+    let req = check_request(
+        "GET",
+        "/x",
+        "h",
+        &[("authorization", &auth), ("x-request-id", "rid-42")],
+    );
+    client.check(req).await.unwrap();
+    let line = eventually("the deny line", Duration::from_secs(5), || async {
+        server
+            .logs()
+            .into_iter()
+            .find(|l| l.contains("\"message\":\"deny\""))
+    })
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["level"], "INFO");
+    assert_eq!(v["reason"], "insufficient_scope");
+    assert_eq!(v["rule"], "api");
+    assert_eq!(v["request_id"], "rid-42");
+    assert_eq!(v["kid"], "k1");
+    assert_eq!(v["detail"], "missing scope(s): api");
+    // Allows are debug-level: absent at info.
+    assert!(!server
+        .logs()
+        .iter()
+        .any(|l| l.contains("\"message\":\"allow\"")));
+}
