@@ -47,6 +47,27 @@ pub enum Command {
     /// Run the exact Check logic offline and print the decision.
     /// Exit status: 0 allow, 3 deny, 1 error.
     Explain(ExplainArgs),
+    /// Ask a running server's gRPC health service (for `helm test` and exec probes).
+    /// Exit status: 0 SERVING, 1 otherwise.
+    Probe(ProbeArgs),
+}
+
+/// `probe` flags.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The gRPC address (host:port or unix:/path).
+    #[arg(long, env = "JWT_AUTHZ_PROBE_ADDR", default_value = "127.0.0.1:9191")]
+    pub addr: String,
+    /// The health service name to ask about.
+    #[arg(
+        long,
+        env = "JWT_AUTHZ_PROBE_SERVICE",
+        default_value = "envoy.service.auth.v3.Authorization"
+    )]
+    pub service: String,
+    /// Give up after this long.
+    #[arg(long, env = "JWT_AUTHZ_PROBE_TIMEOUT", default_value = "3s", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 /// `--config`.

@@ -119,3 +119,47 @@ async fn serves_on_a_unix_socket() {
     );
     assert!(!socket.exists(), "socket file removed on shutdown");
 }
+
+#[tokio::test]
+async fn probe_reports_serving_and_not_serving() {
+    let probe = |addr: &str| {
+        let out = std::process::Command::new(binary())
+            .args(["probe", "--addr", addr, "--timeout", "5s"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        )
+    };
+    let f = fixture();
+    let server = JwtAuthz::start(&f.config_path());
+    let (code, text) = tokio::task::spawn_blocking({
+        let addr = server.grpc.clone();
+        move || probe(&addr)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.ends_with("\"envoy.service.auth.v3.Authorization\": SERVING"),
+        "{text}"
+    );
+
+    let socket = f.path().join("probe.sock");
+    let unix = format!("unix:{}", socket.display());
+    let empty = Fixture::new();
+    empty.basic_config("");
+    let no_keys = JwtAuthz::start_with(&empty.config_path(), &["--grpc-addr", &unix], "info");
+    let (code, text) = tokio::task::spawn_blocking(move || probe(&unix))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.ends_with("NOT_SERVING"), "{text}");
+    drop(no_keys);
+
+    let (code, _) = tokio::task::spawn_blocking(move || probe("127.0.0.1:1"))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(1), "nothing listening is a failure");
+}

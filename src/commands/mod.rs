@@ -1,6 +1,7 @@
 //! What each subcommand does. `main` only parses the command line and calls [`run`].
 
 mod explain;
+mod probe;
 mod token;
 
 use std::process::ExitCode;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Validate(args) => validate(&Config::load(&args.config)?),
         Command::Token(args) => token::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Probe(args) => probe::run(&args),
     }
 }
 
