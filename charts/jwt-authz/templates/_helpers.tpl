@@ -1,0 +1,89 @@
+{{/* Chart name. */}}
+{{- define "jwt-authz.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: release-chart, or fullnameOverride. */}}
+{{- define "jwt-authz.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Selector labels. */}}
+{{- define "jwt-authz.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "jwt-authz.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Common labels. */}}
+{{- define "jwt-authz.labels" -}}
+{{ include "jwt-authz.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | default "dev" | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service | default "Helm" }}
+app.kubernetes.io/component: ext-authz
+{{- end }}
+
+{{/* ServiceAccount name. */}}
+{{- define "jwt-authz.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "jwt-authz.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Image reference: digest wins over tag. */}}
+{{- define "jwt-authz.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the key Secret; fails when none is configured. */}}
+{{- define "jwt-authz.keySecretName" -}}
+{{- if .Values.keys.create }}
+{{- printf "%s-keys" (include "jwt-authz.fullname" .) }}
+{{- else if .Values.keys.existingSecret }}
+{{- .Values.keys.existingSecret }}
+{{- else }}
+{{- fail "set keys.existingSecret to the Secret holding your keys (or keys.create=true with keys.values, for development only)" }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the config ConfigMap. */}}
+{{- define "jwt-authz.configName" -}}
+{{- printf "%s-config" (include "jwt-authz.fullname" .) }}
+{{- end }}
+
+{{/* The gRPC listen address inside the pod. */}}
+{{- define "jwt-authz.grpcAddr" -}}
+{{- if and (eq .Values.mode "sidecar") .Values.sidecar.unixSocket }}
+{{- printf "unix:%s/authz.sock" .Values.sidecar.socketDir }}
+{{- else if eq .Values.mode "sidecar" }}
+{{- printf "127.0.0.1:%v" .Values.ports.grpc }}
+{{- else }}
+{{- printf "0.0.0.0:%v" .Values.ports.grpc }}
+{{- end }}
+{{- end }}
+
+{{/* The jwt-authz config file: the user's config plus listen and keys. */}}
+{{- define "jwt-authz.configFile" -}}
+{{- $keys := dict "dir" .Values.keys.mountPath "format" .Values.keys.format }}
+{{- if eq .Values.keys.format "files" }}
+{{- $_ := set $keys "encoding" .Values.keys.encoding }}
+{{- $_ := set $keys "algorithm" .Values.keys.algorithm }}
+{{- end }}
+{{- $listen := dict "grpc" (include "jwt-authz.grpcAddr" .) "admin" (printf "0.0.0.0:%v" .Values.ports.admin) }}
+{{- $file := merge (dict "listen" $listen "keys" (list $keys)) (deepCopy .Values.config) }}
+{{- toYaml $file }}
+{{- end }}

@@ -1,0 +1,73 @@
+{{/*
+The jwt-authz container, for other charts to include in their pods (mode: sidecar), and for the
+Deployment of mode: standalone. The context needs `.Values` (this chart's values), `.Release`
+and `.Chart.Name`. From a parent chart that depends on jwt-authz:
+
+  {{- $jwt := dict "Values" (index .Values "jwt-authz") "Release" .Release "Chart" (dict "Name" "jwt-authz" "AppVersion" "") }}
+  containers:
+    {{- include "jwt-authz.sidecar" $jwt | nindent 4 }}
+  volumes:
+    {{- include "jwt-authz.sidecarVolumes" $jwt | nindent 4 }}
+*/}}
+{{- define "jwt-authz.sidecar" -}}
+- name: jwt-authz
+  image: {{ include "jwt-authz.image" . | quote }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  args: [serve, --config, /etc/jwt-authz/config/config.yaml]
+  env:
+    - name: JWT_AUTHZ_LOG_FORMAT
+      value: {{ .Values.logging.format | quote }}
+    - name: JWT_AUTHZ_LOG_LEVEL
+      value: {{ .Values.logging.level | quote }}
+  ports:
+    {{- if not (and (eq .Values.mode "sidecar") .Values.sidecar.unixSocket) }}
+    - name: grpc
+      containerPort: {{ .Values.ports.grpc }}
+      protocol: TCP
+    {{- end }}
+    - name: admin
+      containerPort: {{ .Values.ports.admin }}
+      protocol: TCP
+  livenessProbe:
+    httpGet:
+      path: /healthz
+      port: admin
+    {{- toYaml .Values.probes.liveness | nindent 4 }}
+  readinessProbe:
+    httpGet:
+      path: /readyz
+      port: admin
+    {{- toYaml .Values.probes.readiness | nindent 4 }}
+  resources:
+    {{- toYaml .Values.resources | nindent 4 }}
+  securityContext:
+    {{- toYaml .Values.securityContext | nindent 4 }}
+  volumeMounts:
+    - name: jwt-authz-keys
+      mountPath: {{ .Values.keys.mountPath }}
+      readOnly: true
+    - name: jwt-authz-config
+      mountPath: /etc/jwt-authz/config
+      readOnly: true
+    {{- if and (eq .Values.mode "sidecar") .Values.sidecar.unixSocket }}
+    - name: jwt-authz-socket
+      mountPath: {{ .Values.sidecar.socketDir }}
+    {{- end }}
+{{- end }}
+
+{{/* The volumes the jwt-authz container mounts (directories, never subPath: they hot-reload). */}}
+{{- define "jwt-authz.sidecarVolumes" -}}
+- name: jwt-authz-keys
+  secret:
+    secretName: {{ include "jwt-authz.keySecretName" . }}
+    defaultMode: {{ .Values.keys.defaultMode }}
+- name: jwt-authz-config
+  configMap:
+    name: {{ include "jwt-authz.configName" . }}
+{{- if and (eq .Values.mode "sidecar") .Values.sidecar.unixSocket }}
+- name: jwt-authz-socket
+  emptyDir:
+    medium: Memory
+    sizeLimit: 1Mi
+{{- end }}
+{{- end }}
