@@ -91,6 +91,8 @@ HELM="$TOOLS/helm4/helm" scripts/render-manifests.sh
 git diff --exit-code -- charts/jwt-authz/values.schema.json deploy/kubernetes/jwt-authz.yaml \
   || { echo "generated chart files are stale: run the generators named in their headers"; exit 1; }
 
+python3 scripts/check-values-docs.py charts/jwt-authz/values.yaml
+
 step "chart: helm lint --strict (Helm 3.18 and Helm 4)"
 for helm in "$TOOLS/helm3/helm" "$TOOLS/helm4/helm"; do
   for values in charts/jwt-authz/ci/*-values.yaml; do
