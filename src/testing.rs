@@ -107,3 +107,22 @@ pub fn sign_compact(
     let mac = crate::keys::MacKey::new(alg, secret).sign(input.as_bytes());
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac))
 }
+
+/// A key ring of `count` HS256 keys (`k0`, `k1`, ...) plus one HS384 and one HS512 key, for
+/// benches and fuzzers. Key `kN` is `[N + 1; 32]`; `k384` is `[0x38; 48]`, `k512` `[0x51; 64]`.
+pub fn bench_keyring(count: usize) -> crate::keys::KeyRing {
+    use crate::keys::{Algorithm, LoadedKey};
+    let key = |kid: String, alg, secret: Vec<u8>| LoadedKey {
+        kid,
+        alg,
+        secret,
+        source: std::sync::Arc::from("bench"),
+        warnings: Vec::new(),
+    };
+    let mut keys: Vec<LoadedKey> = (0..count)
+        .map(|i| key(format!("k{i}"), Algorithm::HS256, vec![i as u8 + 1; 32]))
+        .collect();
+    keys.push(key("k384".into(), Algorithm::HS384, vec![0x38; 48]));
+    keys.push(key("k512".into(), Algorithm::HS512, vec![0x51; 64]));
+    crate::keys::KeyRing::build(keys).expect("distinct kids")
+}

@@ -13,8 +13,11 @@ use envoy_types::pb::envoy::service::auth::v3::{
 use envoy_types::pb::google::protobuf::{value::Kind, ListValue, Struct, Value};
 use envoy_types::pb::google::rpc;
 
+use std::collections::HashMap;
+
 use super::check::{Allow, AllowKind, Decision, Deny};
 use crate::config::{Config, TokenSource};
+use crate::jwt::{ClaimValue, ValueKind};
 use crate::reason::DenyReason;
 use crate::request::RequestView;
 
@@ -72,7 +75,7 @@ fn allow(a: &Allow<'_, '_>, view: &RequestView<'_>, config: &Config) -> CheckRes
             strip(&config.jwt.sources[found.source], view, &mut ok);
         }
     }
-    let mut fields = std::collections::BTreeMap::new();
+    let mut fields = HashMap::with_capacity(8 + fwd.metadata_claims.len());
     fields.insert("decision".to_string(), string("allow"));
     let reason = match &a.kind {
         AllowKind::Token => "ok",
@@ -90,7 +93,7 @@ fn allow(a: &Allow<'_, '_>, view: &RequestView<'_>, config: &Config) -> CheckRes
         fields.insert("kid".into(), string(&t.key.kid));
         for claim in ["sub", "iss"] {
             if let Some(v) = t.claims.get_str(claim) {
-                fields.insert(claim.into(), string(v));
+                fields.insert(claim.into(), string(&v));
             }
         }
         for path in &fwd.metadata_claims {
@@ -106,9 +109,7 @@ fn allow(a: &Allow<'_, '_>, view: &RequestView<'_>, config: &Config) -> CheckRes
     CheckResponse {
         status: Some(rpc::Status::default()),
         http_response: Some(HttpResponse::OkResponse(ok)),
-        dynamic_metadata: Some(Struct {
-            fields: fields.into_iter().collect(),
-        }),
+        dynamic_metadata: Some(Struct { fields }),
     }
 }
 
@@ -135,19 +136,21 @@ fn strip(source: &TokenSource, view: &RequestView<'_>, ok: &mut OkHttpResponse) 
     }
 }
 
-/// JSON claim → protobuf Value for dynamic metadata.
-fn to_proto(v: &serde_json::Value) -> Value {
-    use serde_json::Value as J;
-    let kind = match v {
-        J::Null => Kind::NullValue(0),
-        J::Bool(b) => Kind::BoolValue(*b),
-        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        J::String(s) => Kind::StringValue(s.clone()),
-        J::Array(items) => Kind::ListValue(ListValue {
-            values: items.iter().map(to_proto).collect(),
+/// A claim → protobuf Value for dynamic metadata.
+fn to_proto(v: ClaimValue<'_>) -> Value {
+    let kind = match v.kind() {
+        ValueKind::Null => Kind::NullValue(0),
+        ValueKind::Bool => Kind::BoolValue(v.as_bool().unwrap_or_default()),
+        ValueKind::Number => Kind::NumberValue(v.as_f64().unwrap_or_default()),
+        ValueKind::String => Kind::StringValue(v.as_str().unwrap_or_default().into_owned()),
+        ValueKind::Array => Kind::ListValue(ListValue {
+            values: v.elements().map(to_proto).collect(),
         }),
-        J::Object(map) => Kind::StructValue(Struct {
-            fields: map.iter().map(|(k, v)| (k.clone(), to_proto(v))).collect(),
+        ValueKind::Object => Kind::StructValue(Struct {
+            fields: v
+                .members()
+                .map(|(k, v)| (k.into_owned(), to_proto(v)))
+                .collect(),
         }),
     };
     Value { kind: Some(kind) }
@@ -166,7 +169,7 @@ fn deny(d: &Deny<'_>, config: &Config) -> CheckResponse {
         body = serde_json::json!({"error": class.body_error(), "reason": d.reason.as_label()})
             .to_string();
     }
-    let mut fields = std::collections::BTreeMap::new();
+    let mut fields = HashMap::with_capacity(4);
     fields.insert("decision".to_string(), string("deny"));
     fields.insert("reason".into(), string(d.reason.as_label()));
     if let Some(r) = d.rule {
@@ -188,9 +191,7 @@ fn deny(d: &Deny<'_>, config: &Config) -> CheckResponse {
             headers,
             body,
         })),
-        dynamic_metadata: Some(Struct {
-            fields: fields.into_iter().collect(),
-        }),
+        dynamic_metadata: Some(Struct { fields }),
     }
 }
 

@@ -80,23 +80,35 @@ fn from_header<'a>(
             &value[p.len()..]
         }
     };
-    let token = rest.trim_matches(|c| c == ' ' || c == '\t');
-    if token.contains(',') {
-        return Err(malformed(
-            "several credentials in one header (repeated header?)",
-        ));
-    }
-    checked_token(token).map(Some)
+    checked_token(rest.trim_matches(|c| c == ' ' || c == '\t')).map(Some)
 }
 
+/// Bytes a compact JWS can contain: the base64url alphabet and `.`.
+const TOKEN_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = matches!(b as u8, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.');
+        b += 1;
+    }
+    t
+};
+
+/// One pass over the credential: only base64url and `.` are accepted.
 fn checked_token(token: &str) -> Result<&str, TokenError> {
     if token.is_empty() {
         return Err(malformed("credential is empty"));
     }
-    if token.contains(|c: char| c.is_ascii_whitespace()) {
-        return Err(malformed("credential contains whitespace"));
+    match token.bytes().find(|&b| !TOKEN_BYTE[usize::from(b)]) {
+        None => Ok(token),
+        Some(b',') => Err(malformed(
+            "several credentials in one header (repeated header?)",
+        )),
+        Some(b) if b.is_ascii_whitespace() => Err(malformed("credential contains whitespace")),
+        Some(_) => Err(malformed(
+            "credential contains characters outside base64url",
+        )),
     }
-    Ok(token)
 }
 
 fn from_cookies<'a>(
@@ -225,6 +237,22 @@ mod tests {
             raw_check_request(&[("authorization", "Bearer a"), ("Authorization", "Bearer b")]);
         let err = extract(&RequestView::new(&raw), &bearer(), 16384).unwrap_err();
         assert_eq!(err.detail, "credential header appears more than once");
+    }
+
+    #[test]
+    fn only_base64url_and_dots_are_accepted() {
+        for bad in ["a+b", "a/b", "a=b", "a%2Eb", "a\u{e9}b", "a\0b"] {
+            let auth = format!("Bearer {bad}");
+            let err = run(&[("authorization", &auth)], "/", &bearer()).unwrap_err();
+            assert_eq!(
+                err.detail, "credential contains characters outside base64url",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            token_of(run(&[("authorization", "Bearer aZ09-_.x")], "/", &bearer())),
+            Ok(Some("aZ09-_.x"))
+        );
     }
 
     #[test]

@@ -7,6 +7,9 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 
+/// serde error text for a duplicate member.
+const DUPLICATE: &str = "duplicate member";
+
 /// Most members a header may have (real headers have 2-4).
 const MAX_MEMBERS: usize = 16;
 
@@ -64,7 +67,7 @@ impl<'de> Visitor<'de> for HeaderVisitor {
         let mut count = 0;
         while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
             if seen[..count].iter().flatten().any(|k| *k == key) {
-                return Err(de::Error::custom(super::json::DUPLICATE));
+                return Err(de::Error::custom(DUPLICATE));
             }
             if count == MAX_MEMBERS {
                 return Err(de::Error::custom("too many header members"));
@@ -97,7 +100,7 @@ impl<'de> Visitor<'de> for HeaderVisitor {
 pub fn parse(bytes: &[u8]) -> Result<Header<'_>, &'static str> {
     serde_json::from_slice::<Header<'_>>(bytes).map_err(|e| {
         let text = e.to_string();
-        if text.starts_with(super::json::DUPLICATE) {
+        if text.starts_with(DUPLICATE) {
             "duplicate member in header"
         } else if text.starts_with("too many") {
             "too many header members"

@@ -1,16 +1,15 @@
 //! Tokens: finding one in the request (`extract`) and verifying it (`verify`). Pure functions
 //! of their inputs; no I/O, no locks.
 
+mod claims;
 mod extract;
 mod header;
-mod json;
 mod verify;
 
 #[cfg(test)]
 mod tests;
 
-use serde_json::Value;
-
+pub use claims::{Claims, ClaimsError, Value as ClaimValue, ValueKind};
 pub use extract::{extract, Found};
 pub use verify::verify;
 
@@ -25,34 +24,6 @@ pub struct TokenError {
     pub reason: DenyReason,
     /// A fixed sentence saying exactly what failed.
     pub detail: &'static str,
-}
-
-/// The verified claims: a JSON object.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Claims {
-    root: Value,
-}
-
-impl Claims {
-    /// Wraps a JSON object.
-    pub fn new(root: Value) -> Self {
-        Self { root }
-    }
-
-    /// A top-level claim.
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.root.get(name)
-    }
-
-    /// A top-level string claim.
-    pub fn get_str(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(Value::as_str)
-    }
-
-    /// The whole claims object.
-    pub fn root(&self) -> &Value {
-        &self.root
-    }
 }
 
 /// A token that verified: the key that signed it and its claims.

@@ -2,14 +2,12 @@
 //! the algorithm its key is pinned to, the signature is checked before the claims are parsed,
 //! and time, issuer, audience and lifetime rules apply with the configured leeway.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use serde_json::Value;
-
-use super::{header, json, Claims, TokenError, Verified};
+use super::{header, ClaimValue, Claims, ClaimsError, TokenError, ValueKind, Verified};
 use crate::config::{JwtSettings, Limits};
 use crate::keys::{Algorithm, Key, KeyRing};
 use crate::reason::DenyReason;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 
 /// Largest decoded header accepted (real ones are under 100 bytes).
 const MAX_HEADER_BYTES: usize = 1024;
@@ -124,20 +122,14 @@ pub fn verify<'r, 't>(
     let payload = URL_SAFE_NO_PAD
         .decode(payload_b64)
         .map_err(|_| fail(Malformed, "payload is not canonical base64url"))?;
-    let root = json::parse_object(&payload, limits.max_claims_depth).map_err(|e| {
-        let text = e.to_string();
-        if text.starts_with(json::DUPLICATE) {
-            fail(Malformed, "duplicate member in claims")
-        } else if text.starts_with(json::TOO_DEEP) {
-            fail(
-                Malformed,
-                "claims are nested deeper than limits.max_claims_depth",
-            )
-        } else {
-            fail(Malformed, "claims are not a JSON object")
-        }
+    let claims = Claims::parse(payload, limits.max_claims_depth).map_err(|e| match e {
+        ClaimsError::Duplicate => fail(Malformed, "duplicate member in claims"),
+        ClaimsError::TooDeep => fail(
+            Malformed,
+            "claims are nested deeper than limits.max_claims_depth",
+        ),
+        ClaimsError::Invalid => fail(Malformed, "claims are not a JSON object"),
     })?;
-    let claims = Claims::new(root);
     check_claims(&claims, settings, now)?;
     Ok(Verified {
         key,
@@ -146,30 +138,54 @@ pub fn verify<'r, 't>(
     })
 }
 
-/// NumericDate claim as seconds; `Err` when present but not a number.
-fn time_claim(
-    claims: &Claims,
-    name: &str,
-    detail: &'static str,
-) -> Result<Option<f64>, TokenError> {
-    match claims.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .filter(|f| f.is_finite())
-            .map(Some)
-            .ok_or_else(|| fail(DenyReason::Malformed, detail)),
-        Some(_) => Err(fail(DenyReason::Malformed, detail)),
+/// The registered claims jwt-authz checks, found in one pass over the top-level members.
+#[derive(Default)]
+struct Registered<'c> {
+    exp: Option<ClaimValue<'c>>,
+    nbf: Option<ClaimValue<'c>>,
+    iat: Option<ClaimValue<'c>>,
+    iss: Option<ClaimValue<'c>>,
+    aud: Option<ClaimValue<'c>>,
+}
+
+impl<'c> Registered<'c> {
+    fn collect(claims: &'c Claims) -> Self {
+        let mut r = Registered::default();
+        for (key, value) in claims.root().members() {
+            if value.is_null() {
+                continue;
+            }
+            let slot = match &*key {
+                "exp" => &mut r.exp,
+                "nbf" => &mut r.nbf,
+                "iat" => &mut r.iat,
+                "iss" => &mut r.iss,
+                "aud" => &mut r.aud,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        r
     }
+}
+
+/// NumericDate claim as seconds; `Err` when present but not a number.
+fn time_claim(v: Option<ClaimValue<'_>>, detail: &'static str) -> Result<Option<f64>, TokenError> {
+    v.map(|v| {
+        v.as_f64()
+            .ok_or_else(|| fail(DenyReason::Malformed, detail))
+    })
+    .transpose()
 }
 
 fn check_claims(claims: &Claims, s: &JwtSettings, now: u64) -> Result<(), TokenError> {
     use DenyReason::*;
+    let r = Registered::collect(claims);
     let now = now as f64;
     let leeway = s.leeway_secs as f64;
-    let exp = time_claim(claims, "exp", "exp is not a number")?;
-    let nbf = time_claim(claims, "nbf", "nbf is not a number")?;
-    let iat = time_claim(claims, "iat", "iat is not a number")?;
+    let exp = time_claim(r.exp, "exp is not a number")?;
+    let nbf = time_claim(r.nbf, "nbf is not a number")?;
+    let iat = time_claim(r.iat, "iat is not a number")?;
     match exp {
         None if s.require_exp => return Err(fail(MissingClaim, "token has no exp")),
         Some(exp) if now >= exp + leeway => return Err(fail(Expired, "token has expired")),
@@ -190,21 +206,25 @@ fn check_claims(claims: &Claims, s: &JwtSettings, now: u64) -> Result<(), TokenE
         }
     }
     if !s.issuers.is_empty() {
-        match claims.get("iss") {
-            None | Some(Value::Null) => return Err(fail(MissingClaim, "token has no iss")),
-            Some(Value::String(iss)) if s.issuers.iter().any(|i| i == iss) => {}
-            Some(_) => return Err(fail(BadIssuer, "iss is not an accepted issuer")),
+        let Some(iss) = r.iss else {
+            return Err(fail(MissingClaim, "token has no iss"));
+        };
+        if !iss
+            .as_str()
+            .is_some_and(|iss| s.issuers.iter().any(|i| *i == iss))
+        {
+            return Err(fail(BadIssuer, "iss is not an accepted issuer"));
         }
     }
     if !s.audiences.is_empty() {
-        let accepted = |a: &Value| {
+        let accepted = |a: ClaimValue<'_>| {
             a.as_str()
-                .is_some_and(|a| s.audiences.iter().any(|x| x == a))
+                .is_some_and(|a| s.audiences.iter().any(|x| *x == a))
         };
-        let ok = match claims.get("aud") {
-            None | Some(Value::Null) => return Err(fail(MissingClaim, "token has no aud")),
-            Some(Value::Array(list)) => list.iter().any(accepted),
-            Some(single @ Value::String(_)) => accepted(single),
+        let ok = match r.aud {
+            None => return Err(fail(MissingClaim, "token has no aud")),
+            Some(list) if list.kind() == ValueKind::Array => list.elements().any(accepted),
+            Some(single) if single.kind() == ValueKind::String => accepted(single),
             Some(_) => return Err(fail(BadAudience, "aud is neither a string nor an array")),
         };
         if !ok {

@@ -3,9 +3,9 @@
 //! element and any other segment applies to every element. `\.` is a literal dot, for
 //! namespaced claims such as `https://example\.com/roles`.
 
-use std::fmt::{self, Write};
+use std::fmt;
 
-use serde_json::Value;
+use crate::jwt::{ClaimValue, ValueKind};
 
 /// A parsed claim path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,31 +48,32 @@ impl ClaimPath {
     }
 
     /// Calls `f` for every value the path reaches in `root` (nulls are skipped).
-    pub fn visit<'v>(&self, root: &'v Value, f: &mut impl FnMut(&'v Value)) {
+    pub fn visit<'c>(&self, root: ClaimValue<'c>, f: &mut impl FnMut(ClaimValue<'c>)) {
         visit(root, &self.segments, f);
     }
 
     /// True when the path reaches at least one value for which `pred` holds.
-    pub fn any(&self, root: &Value, mut pred: impl FnMut(&Value) -> bool) -> bool {
+    pub fn any(&self, root: ClaimValue<'_>, mut pred: impl FnMut(ClaimValue<'_>) -> bool) -> bool {
         let mut hit = false;
         self.visit(root, &mut |v| hit = hit || pred(v));
         hit
     }
 
-    /// Renders the reached values as one header value: strings as is, numbers and booleans as
-    /// text, arrays joined with `,`, objects as compact JSON. `None` when nothing is reached,
-    /// or the value is unsafe in a header (CR, LF, NUL or another control character) or longer
-    /// than `max_len`: such a claim is treated as absent, so its header is removed.
-    pub fn header_value(&self, root: &Value, max_len: usize) -> Option<String> {
+    /// Renders the reached values as one header value: strings as is, numbers as written,
+    /// booleans as text, arrays joined with `,`, objects as compact JSON. `None` when nothing
+    /// is reached, or the value is unsafe in a header (CR, LF, NUL or another control
+    /// character) or longer than `max_len`: such a claim is treated as absent, so its header
+    /// is removed.
+    pub fn header_value(&self, root: ClaimValue<'_>, max_len: usize) -> Option<String> {
         let mut out = String::new();
         let mut first = true;
-        self.visit(root, &mut |v| match v {
-            Value::Array(items) => {
-                for item in items.iter().filter(|i| !i.is_null()) {
+        self.visit(root, &mut |v| match v.kind() {
+            ValueKind::Array => {
+                for item in v.elements().filter(|i| !i.is_null()) {
                     push_item(&mut out, &mut first, item);
                 }
             }
-            other => push_item(&mut out, &mut first, other),
+            _ => push_item(&mut out, &mut first, v),
         });
         let safe =
             !first && out.len() <= max_len && !out.chars().any(|c| c.is_control() && c != '\t');
@@ -80,40 +81,38 @@ impl ClaimPath {
     }
 }
 
-fn push_item(out: &mut String, first: &mut bool, v: &Value) {
+fn push_item(out: &mut String, first: &mut bool, v: ClaimValue<'_>) {
     if !*first {
         out.push(',');
     }
     *first = false;
-    match v {
-        Value::String(s) => out.push_str(s),
-        other => {
-            let _ = write!(out, "{other}");
-        }
+    match v.as_str() {
+        Some(s) => out.push_str(&s),
+        None => v.write_compact(out),
     }
 }
 
-fn visit<'v>(value: &'v Value, segments: &[String], f: &mut impl FnMut(&'v Value)) {
+fn visit<'c>(value: ClaimValue<'c>, segments: &[String], f: &mut impl FnMut(ClaimValue<'c>)) {
     let Some((head, rest)) = segments.split_first() else {
         if !value.is_null() {
             f(value);
         }
         return;
     };
-    match value {
-        Value::Object(map) => {
-            if let Some(child) = map.get(head) {
+    match value.kind() {
+        ValueKind::Object => {
+            if let Some(child) = value.get(head) {
                 visit(child, rest, f);
             }
         }
-        Value::Array(items) => match head.parse::<usize>() {
+        ValueKind::Array => match head.parse::<usize>() {
             Ok(i) => {
-                if let Some(child) = items.get(i) {
+                if let Some(child) = value.elements().nth(i) {
                     visit(child, rest, f);
                 }
             }
             Err(_) => {
-                for item in items {
+                for item in value.elements() {
                     visit(item, segments, f);
                 }
             }
@@ -131,9 +130,14 @@ impl fmt::Display for ClaimPath {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jwt::Claims;
     use serde_json::json;
 
-    fn claims() -> Value {
+    fn claims() -> Claims {
+        Claims::from_json(&claims_json()).unwrap()
+    }
+
+    fn claims_json() -> serde_json::Value {
         json!({
             "sub": "alice",
             "n": 42,
@@ -150,7 +154,9 @@ mod tests {
     }
 
     fn header(path: &str) -> Option<String> {
-        ClaimPath::parse(path).unwrap().header_value(&claims(), 64)
+        ClaimPath::parse(path)
+            .unwrap()
+            .header_value(claims().root(), 64)
     }
 
     #[test]
@@ -192,15 +198,17 @@ mod tests {
             assert_eq!(header(path), None, "{path}");
         }
         let p = ClaimPath::parse("sub").unwrap();
-        assert_eq!(p.header_value(&claims(), 4), None);
-        assert_eq!(p.header_value(&claims(), 5).as_deref(), Some("alice"));
-        assert_eq!(p.header_value(&json!({"sub": "a\0b"}), 64), None);
+        assert_eq!(p.header_value(claims().root(), 4), None);
+        assert_eq!(p.header_value(claims().root(), 5).as_deref(), Some("alice"));
+        let nul = Claims::from_json(&json!({"sub": "a\0b"})).unwrap();
+        assert_eq!(p.header_value(nul.root(), 64), None);
     }
 
     #[test]
     fn any_visits_every_reached_value() {
         let p = ClaimPath::parse("groups.name").unwrap();
-        assert!(p.any(&claims(), |v| v == "b"));
-        assert!(!p.any(&claims(), |v| v == "c"));
+        let c = claims();
+        assert!(p.any(c.root(), |v| v.as_str().as_deref() == Some("b")));
+        assert!(!p.any(c.root(), |v| v.as_str().as_deref() == Some("c")));
     }
 }

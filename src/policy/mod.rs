@@ -146,9 +146,15 @@ impl Policy {
             return Selection::NoRules;
         }
         let host = host_without_port(host);
+        // Hosts are compared lower-cased; they almost always are already (no allocation then).
+        let host: std::borrow::Cow<'_, str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            host.to_ascii_lowercase().into()
+        } else {
+            host.into()
+        };
         self.rules
             .iter()
-            .find(|r| r.matcher.matches(method, host, path))
+            .find(|r| r.matcher.matches(method, &host, path))
             .map_or(Selection::NoMatch, Selection::Rule)
     }
 }
@@ -167,32 +173,28 @@ pub fn host_without_port(host: &str) -> &str {
 }
 
 impl Matcher {
-    /// True when the request matches every condition.
+    /// True when the request matches every condition. `host` is lower case without a port;
+    /// the cheapest and most selective test (the path) runs first.
     pub fn matches(&self, method: &str, host: &str, path: &str) -> bool {
-        let method_ok = self.methods.is_empty() || self.methods.iter().any(|m| m == method);
-        let host_ok = self.hosts.is_empty() || self.hosts.iter().any(|h| h.matches(host));
-        method_ok
-            && host_ok
-            && match &self.path {
-                PathMatch::Any => true,
-                PathMatch::Exact(p) => path == p,
-                PathMatch::Prefix(p) => has_segment_prefix(path, p),
-                PathMatch::Regex(re) => re.is_match(path),
-            }
+        let path_ok = match &self.path {
+            PathMatch::Any => true,
+            PathMatch::Exact(p) => path == p,
+            PathMatch::Prefix(p) => has_segment_prefix(path, p),
+            PathMatch::Regex(re) => re.is_match(path),
+        };
+        path_ok
+            && (self.methods.is_empty() || self.methods.iter().any(|m| m == method))
+            && (self.hosts.is_empty() || self.hosts.iter().any(|h| h.matches(host)))
     }
 }
 
 impl HostPattern {
-    /// True when `host` (port already stripped) matches, ignoring ASCII case.
+    /// True when `host` (lower case, port already stripped) matches.
     pub fn matches(&self, host: &str) -> bool {
         match self {
             HostPattern::Any => true,
-            HostPattern::Exact(h) => host.eq_ignore_ascii_case(h),
-            HostPattern::Suffix(s) => {
-                host.len() > s.len()
-                    && host.is_char_boundary(host.len() - s.len())
-                    && host[host.len() - s.len()..].eq_ignore_ascii_case(s)
-            }
+            HostPattern::Exact(h) => host == h,
+            HostPattern::Suffix(s) => host.len() > s.len() && host.ends_with(s.as_str()),
         }
     }
 }
@@ -213,7 +215,7 @@ mod tests {
             assert_eq!(host_without_port(raw), expected);
         }
         let exact = HostPattern::Exact("api.example.com".into());
-        assert!(exact.matches("API.Example.com"));
+        assert!(exact.matches("api.example.com"));
         assert!(!exact.matches("xapi.example.com"));
         let wild = HostPattern::Suffix(".example.com".into());
         assert!(wild.matches("a.example.com"));
@@ -222,5 +224,26 @@ mod tests {
         assert!(!wild.matches(".example.com"));
         assert!(!wild.matches("aexample.com"));
         assert!(!wild.matches("é.example.co"));
+        let policy = Policy::new(
+            vec![Rule {
+                name: "r".into(),
+                matcher: Matcher {
+                    hosts: vec![exact],
+                    methods: vec![],
+                    path: PathMatch::Any,
+                },
+                public: false,
+                require: Requirement::default(),
+                mode: Mode::Enforce,
+            }],
+            DefaultAction::Deny,
+        );
+        assert!(
+            matches!(
+                policy.select(None, "GET", "API.Example.COM:443", "/"),
+                Selection::Rule(_)
+            ),
+            "case-insensitive"
+        );
     }
 }

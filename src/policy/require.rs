@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::ClaimPath;
+use crate::jwt::{ClaimValue, ValueKind};
 
 /// A claim operator.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,7 +70,7 @@ impl Requirement {
 
     /// Checks the claims. When every `any_of` alternative fails, the first one's failure is
     /// reported.
-    pub fn check<'a>(&'a self, claims: &Value) -> Result<(), Failure<'a>> {
+    pub fn check<'a>(&'a self, claims: ClaimValue<'_>) -> Result<(), Failure<'a>> {
         let missing: Vec<&str> = self
             .scopes
             .iter()
@@ -96,55 +97,63 @@ impl Requirement {
 }
 
 /// Scopes come from `scope` (space-delimited, RFC 8693 §4.2) or `scp` (array or string).
-pub fn has_scope(claims: &Value, wanted: &str) -> bool {
-    let in_words = |v: &Value| {
+pub fn has_scope(claims: ClaimValue<'_>, wanted: &str) -> bool {
+    let in_words = |v: ClaimValue<'_>| {
         v.as_str()
             .is_some_and(|s| s.split_ascii_whitespace().any(|w| w == wanted))
     };
     claims.get("scope").is_some_and(in_words)
-        || match claims.get("scp") {
-            Some(Value::Array(items)) => items.iter().any(|i| i == wanted),
-            Some(v) => in_words(v),
-            None => false,
-        }
+        || claims.get("scp").is_some_and(|scp| match scp.kind() {
+            ValueKind::Array => scp
+                .elements()
+                .any(|i| i.as_str().as_deref() == Some(wanted)),
+            _ => in_words(scp),
+        })
 }
 
-/// JSON equality with numbers compared by value.
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(i), Some(j)) => i == j,
-            _ => x.as_f64() == y.as_f64(),
+/// A claim equals a configured value (numbers compared by value: 1 == 1.0).
+fn json_eq(claim: ClaimValue<'_>, expected: &Value) -> bool {
+    match (claim.kind(), expected) {
+        (ValueKind::Number, Value::Number(n)) => match (claim.as_i64(), n.as_i64()) {
+            (Some(a), Some(b)) => a == b,
+            _ => claim.as_f64().is_some_and(|a| Some(a) == n.as_f64()),
         },
-        _ => a == b,
+        (ValueKind::String, Value::String(s)) => claim.as_str().is_some_and(|c| c == s.as_str()),
+        (ValueKind::Bool, Value::Bool(b)) => claim.as_bool() == Some(*b),
+        (ValueKind::Null, Value::Null) => true,
+        (ValueKind::Array, Value::Array(_)) | (ValueKind::Object, Value::Object(_)) => {
+            claim.to_json() == *expected
+        }
+        _ => false,
     }
 }
 
 impl ClaimCheck {
     /// True when the check holds for `claims`.
-    pub fn holds(&self, claims: &Value) -> bool {
+    pub fn holds(&self, claims: ClaimValue<'_>) -> bool {
         let p = &self.path;
+        let starts =
+            |v: ClaimValue<'_>, prefix: &str| v.as_str().is_some_and(|s| s.starts_with(prefix));
         match &self.op {
             ClaimOp::Exists(want) => p.any(claims, |_| true) == *want,
             ClaimOp::Equals(expected) => p.any(claims, |v| json_eq(v, expected)),
             ClaimOp::OneOf(options) => p.any(claims, |v| {
-                let is_option = |x: &Value| options.iter().any(|o| json_eq(x, o));
-                match v {
-                    Value::Array(items) => items.iter().any(is_option),
-                    single => is_option(single),
+                let is_option = |x: ClaimValue<'_>| options.iter().any(|o| json_eq(x, o));
+                match v.kind() {
+                    ValueKind::Array => v.elements().any(is_option),
+                    _ => is_option(v),
                 }
             }),
-            ClaimOp::Contains(needle) => p.any(claims, |v| match (v, needle) {
-                (Value::Array(items), n) => items.iter().any(|i| json_eq(i, n)),
-                (Value::String(s), Value::String(n)) => s.split_ascii_whitespace().any(|w| w == n),
+            ClaimOp::Contains(needle) => p.any(claims, |v| match (v.kind(), needle) {
+                (ValueKind::Array, n) => v.elements().any(|i| json_eq(i, n)),
+                (ValueKind::String, Value::String(n)) => v
+                    .as_str()
+                    .is_some_and(|s| s.split_ascii_whitespace().any(|w| w == n)),
                 _ => false,
             }),
-            ClaimOp::Prefix(prefix) => p.any(claims, |v| match v {
-                Value::String(s) => s.starts_with(prefix.as_str()),
-                Value::Array(items) => items
-                    .iter()
-                    .any(|i| i.as_str().is_some_and(|s| s.starts_with(prefix.as_str()))),
-                _ => false,
+            ClaimOp::Prefix(prefix) => p.any(claims, |v| match v.kind() {
+                ValueKind::Array => v.elements().any(|i| starts(i, prefix)),
+                _ => starts(v, prefix),
             }),
         }
     }
@@ -153,6 +162,7 @@ impl ClaimCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jwt::Claims;
     use serde_json::json;
 
     fn check(path: &str, op: ClaimOp) -> ClaimCheck {
@@ -163,14 +173,15 @@ mod tests {
         }
     }
 
-    fn claims() -> Value {
-        json!({
+    fn claims() -> Claims {
+        Claims::from_json(&json!({
             "sub": "alice", "n": 42, "f": 2.0, "tenant": "acme-eu",
             "scope": "orders:read orders:write", "scp": ["profile"],
             "realm_access": {"roles": ["admin", "ops"]},
             "groups": [{"name": "a"}, {"name": "b"}],
             "amr": "pwd mfa"
-        })
+        }))
+        .unwrap()
     }
 
     #[test]
@@ -209,22 +220,26 @@ mod tests {
         ];
         for (path, op, expected) in table {
             let desc = format!("{path} {op:?}");
-            assert_eq!(check(path, op).holds(&c), expected, "{desc}");
+            assert_eq!(check(path, op).holds(c.root()), expected, "{desc}");
         }
     }
 
     #[test]
     fn scopes_from_scope_and_scp() {
         let c = claims();
-        assert!(has_scope(&c, "orders:write"));
-        assert!(has_scope(&c, "profile"));
-        assert!(!has_scope(&c, "orders"));
-        assert!(has_scope(&json!({"scp": "a b"}), "b"));
+        assert!(has_scope(c.root(), "orders:write"));
+        assert!(has_scope(c.root(), "profile"));
+        assert!(!has_scope(c.root(), "orders"));
+        let scp = Claims::from_json(&json!({"scp": "a b"})).unwrap();
+        assert!(has_scope(scp.root(), "b"));
         let r = Requirement {
             scopes: vec!["orders:read".into(), "admin".into(), "x".into()],
             ..Default::default()
         };
-        assert_eq!(r.check(&c), Err(Failure::MissingScopes(vec!["admin", "x"])));
+        assert_eq!(
+            r.check(c.root()),
+            Err(Failure::MissingScopes(vec!["admin", "x"]))
+        );
     }
 
     #[test]
@@ -244,13 +259,14 @@ mod tests {
             any_of: vec![owner.clone(), admin.clone()],
             ..Default::default()
         };
-        assert_eq!(r.check(&claims()), Ok(()));
+        let c = claims();
+        assert_eq!(r.check(c.root()), Ok(()));
         let r = Requirement {
             any_of: vec![owner.clone(), owner.clone()],
             ..Default::default()
         };
-        assert_eq!(r.check(&claims()), Err(Failure::Claim(&owner.claims[0])));
-        assert!(Requirement::default().check(&claims()).is_ok());
+        assert_eq!(r.check(c.root()), Err(Failure::Claim(&owner.claims[0])));
+        assert!(Requirement::default().check(c.root()).is_ok());
         assert!(Requirement::default().is_empty());
     }
 }

@@ -1,0 +1,108 @@
+//! Token extraction and verification (the in-process hot path below the gRPC layer).
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use jwt_authz::config::Config;
+use jwt_authz::keys::Algorithm;
+use jwt_authz::request::RequestView;
+use jwt_authz::testing::{bench_keyring, check_request, sign_compact};
+
+const NOW: u64 = 1_800_000_000;
+
+/// A typical access token's claims (~300 bytes of JSON).
+fn claims(exp: u64) -> String {
+    format!(
+        r#"{{"iss":"https://issuer.example.com","sub":"3f1c2a9e-7b1d-4c55-9a0e-2d4f6b8c1e7a","aud":"orders-api","exp":{exp},"iat":{},"scope":"orders:read orders:write profile","realm_access":{{"roles":["user","admin"]}},"tenant":"acme"}}"#,
+        exp - 600
+    )
+}
+
+fn token(kid: Option<&str>, alg: Algorithm, secret: &[u8], exp: u64) -> String {
+    let header = match kid {
+        Some(k) => format!(r#"{{"alg":"{}","typ":"JWT","kid":"{k}"}}"#, alg.name()),
+        None => format!(r#"{{"alg":"{}","typ":"JWT"}}"#, alg.name()),
+    };
+    sign_compact(alg, secret, &header, &claims(exp))
+}
+
+fn config() -> Config {
+    Config::from_yaml(
+        "keys: [{ dir: /k, algorithm: HS256 }]\njwt: { issuers: ['https://issuer.example.com'], audiences: [orders-api] }\n",
+        Path::new("bench.yaml"),
+    )
+    .unwrap()
+}
+
+fn verification(c: &mut Criterion) {
+    let cfg = config();
+    let ring = bench_keyring(5);
+    let mut g = c.benchmark_group("verify");
+    for (name, kid, alg, secret) in [
+        ("hs256_kid", "k0", Algorithm::HS256, vec![1u8; 32]),
+        ("hs384_kid", "k384", Algorithm::HS384, vec![0x38; 48]),
+        ("hs512_kid", "k512", Algorithm::HS512, vec![0x51; 64]),
+    ] {
+        let t = token(Some(kid), alg, &secret, NOW + 600);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                jwt_authz::jwt::verify(black_box(&t), &ring, &cfg.jwt, &cfg.limits, NOW).unwrap()
+            })
+        });
+    }
+    // Kid-less: signed by the last of five HS256 keys, so all five are tried.
+    let t = token(None, Algorithm::HS256, &[5u8; 32], NOW + 600);
+    g.bench_function("hs256_kidless_5_keys", |b| {
+        b.iter(|| jwt_authz::jwt::verify(black_box(&t), &ring, &cfg.jwt, &cfg.limits, NOW).unwrap())
+    });
+    let t = token(Some("k0"), Algorithm::HS256, &[9u8; 32], NOW + 600);
+    g.bench_function("hs256_bad_signature", |b| {
+        b.iter(|| {
+            jwt_authz::jwt::verify(black_box(&t), &ring, &cfg.jwt, &cfg.limits, NOW).unwrap_err()
+        })
+    });
+    let t = token(Some("k0"), Algorithm::HS256, &[1u8; 32], NOW - 3600);
+    g.bench_function("hs256_expired", |b| {
+        b.iter(|| {
+            jwt_authz::jwt::verify(black_box(&t), &ring, &cfg.jwt, &cfg.limits, NOW).unwrap_err()
+        })
+    });
+    // The MAC alone over the same signing input (precomputed key state, SHA-NI where present).
+    let t = token(Some("k0"), Algorithm::HS256, &[1u8; 32], NOW + 600);
+    let (input, sig) = t.rsplit_once('.').unwrap();
+    let sig =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig).unwrap();
+    let key = jwt_authz::keys::MacKey::new(Algorithm::HS256, &[1u8; 32]);
+    g.bench_function("hs256_mac_only", |b| {
+        b.iter(|| key.verify(black_box(input.as_bytes()), &sig))
+    });
+    g.finish();
+}
+
+fn extraction(c: &mut Criterion) {
+    let cfg = config();
+    let t = token(Some("k0"), Algorithm::HS256, &[1u8; 32], NOW + 600);
+    let auth = format!("Bearer {t}");
+    let req = check_request(
+        "GET",
+        "/orders/42?x=1",
+        "api.example.com",
+        &[
+            ("authorization", &auth),
+            ("x-request-id", "897793f0-a52e-4562-8619-a5c13c8bf2e7"),
+            ("user-agent", "curl/7.88.1"),
+            ("accept", "*/*"),
+            ("x-forwarded-proto", "http"),
+        ],
+    );
+    c.bench_function("extract/bearer_header", |b| {
+        b.iter(|| {
+            let view = RequestView::new(black_box(&req));
+            jwt_authz::jwt::extract(&view, &cfg.jwt.sources, cfg.limits.max_header_bytes).unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, verification, extraction);
+criterion_main!(benches);

@@ -1,0 +1,288 @@
+//! The strict claims parser: builds the tape in one pass over the payload.
+
+use std::borrow::Cow;
+
+use super::{ClaimsError, Kind, Node};
+
+pub(super) struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+    nodes: Vec<Node>,
+    max_depth: usize,
+}
+
+impl Parser<'_> {
+    /// Parses a whole payload (a JSON object) into its tape.
+    pub(super) fn run(s: &[u8], max_depth: usize) -> Result<Vec<Node>, ClaimsError> {
+        let mut p = Parser {
+            s,
+            i: 0,
+            nodes: Vec::with_capacity(s.len() / 8 + 4),
+            max_depth,
+        };
+        p.ws();
+        if p.peek() != Some(b'{') {
+            return Err(ClaimsError::Invalid);
+        }
+        p.value(1)?;
+        p.ws();
+        if p.i != p.s.len() {
+            return Err(ClaimsError::Invalid);
+        }
+        Ok(p.nodes)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn push(&mut self, kind: Kind, start: usize, end: usize) -> usize {
+        self.nodes.push(Node {
+            kind,
+            start: start as u32,
+            end: end as u32,
+            next: 0,
+        });
+        self.nodes.len() - 1
+    }
+
+    fn finish(&mut self, node: usize) {
+        self.nodes[node].next = self.nodes.len() as u32;
+    }
+
+    fn value(&mut self, depth: usize) -> Result<(), ClaimsError> {
+        let start = self.i;
+        match self.peek().ok_or(ClaimsError::Invalid)? {
+            b'{' => self.object(depth),
+            b'[' => self.array(depth),
+            b'"' => self.string().map(|_| ()),
+            b't' => self.literal(b"true", Kind::True),
+            b'f' => self.literal(b"false", Kind::False),
+            b'n' => self.literal(b"null", Kind::Null),
+            b'-' | b'0'..=b'9' => {
+                self.number()?;
+                let n = self.push(Kind::Number, start, self.i);
+                self.finish(n);
+                Ok(())
+            }
+            _ => Err(ClaimsError::Invalid),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], kind: Kind) -> Result<(), ClaimsError> {
+        if !self.s[self.i..].starts_with(word) {
+            return Err(ClaimsError::Invalid);
+        }
+        let n = self.push(kind, self.i, self.i + word.len());
+        self.i += word.len();
+        self.finish(n);
+        Ok(())
+    }
+
+    fn digits(&mut self) -> usize {
+        let from = self.i;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+        self.i - from
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    fn number(&mut self) -> Result<(), ClaimsError> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(ClaimsError::Invalid),
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return Err(ClaimsError::Invalid);
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return Err(ClaimsError::Invalid);
+            }
+        }
+        Ok(())
+    }
+
+    /// A string; returns its node index.
+    fn string(&mut self) -> Result<usize, ClaimsError> {
+        self.i += 1; // opening quote
+        let start = self.i;
+        let mut escaped = false;
+        loop {
+            match self.peek().ok_or(ClaimsError::Invalid)? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    self.i += 1;
+                    match self.peek().ok_or(ClaimsError::Invalid)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 1,
+                        b'u' => self.unicode_escape()?,
+                        _ => return Err(ClaimsError::Invalid),
+                    }
+                }
+                0x00..=0x1f => return Err(ClaimsError::Invalid),
+                _ => self.i += 1,
+            }
+        }
+        let kind = if escaped { Kind::EscapedStr } else { Kind::Str };
+        let n = self.push(kind, start, self.i);
+        self.i += 1; // closing quote
+        self.finish(n);
+        Ok(n)
+    }
+
+    /// `\uXXXX`, with surrogates only as a valid high-low pair.
+    fn unicode_escape(&mut self) -> Result<(), ClaimsError> {
+        let unit = |p: &Self, at: usize| -> Result<u16, ClaimsError> {
+            let hex = p.s.get(at..at + 4).ok_or(ClaimsError::Invalid)?;
+            let text = std::str::from_utf8(hex).map_err(|_| ClaimsError::Invalid)?;
+            u16::from_str_radix(text, 16).map_err(|_| ClaimsError::Invalid)
+        };
+        let u = unit(self, self.i + 1)?;
+        self.i += 5;
+        match u {
+            0xD800..=0xDBFF => {
+                if self.s.get(self.i..self.i + 2) != Some(b"\\u") {
+                    return Err(ClaimsError::Invalid);
+                }
+                if !(0xDC00..=0xDFFF).contains(&unit(self, self.i + 2)?) {
+                    return Err(ClaimsError::Invalid);
+                }
+                self.i += 6;
+                Ok(())
+            }
+            0xDC00..=0xDFFF => Err(ClaimsError::Invalid),
+            _ => Ok(()),
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<(), ClaimsError> {
+        if depth > self.max_depth {
+            return Err(ClaimsError::TooDeep);
+        }
+        let node = self.push(Kind::Object, self.i, self.i);
+        self.i += 1;
+        self.ws();
+        // Keys seen in this object (node indices), for the duplicate check; inline up to 32.
+        let mut inline = [0usize; 32];
+        let mut spill: Vec<usize> = Vec::new();
+        let mut count = 0;
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+        } else {
+            loop {
+                self.ws();
+                if self.peek() != Some(b'"') {
+                    return Err(ClaimsError::Invalid);
+                }
+                let key = self.string()?;
+                let seen = inline[..count.min(32)].iter().chain(&spill);
+                if seen
+                    .into_iter()
+                    .any(|&k| key_eq(self.s, &self.nodes[k], &self.nodes[key]))
+                {
+                    return Err(ClaimsError::Duplicate);
+                }
+                if count < 32 {
+                    inline[count] = key;
+                } else {
+                    spill.push(key);
+                }
+                count += 1;
+                self.ws();
+                if self.peek() != Some(b':') {
+                    return Err(ClaimsError::Invalid);
+                }
+                self.i += 1;
+                self.ws();
+                self.value(depth + 1)?;
+                self.ws();
+                match self.peek() {
+                    Some(b',') => self.i += 1,
+                    Some(b'}') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(ClaimsError::Invalid),
+                }
+            }
+        }
+        self.nodes[node].end = self.i as u32;
+        self.finish(node);
+        Ok(())
+    }
+
+    fn array(&mut self, depth: usize) -> Result<(), ClaimsError> {
+        if depth > self.max_depth {
+            return Err(ClaimsError::TooDeep);
+        }
+        let node = self.push(Kind::Array, self.i, self.i);
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+        } else {
+            loop {
+                self.ws();
+                self.value(depth + 1)?;
+                self.ws();
+                match self.peek() {
+                    Some(b',') => self.i += 1,
+                    Some(b']') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(ClaimsError::Invalid),
+                }
+            }
+        }
+        self.nodes[node].end = self.i as u32;
+        self.finish(node);
+        Ok(())
+    }
+}
+
+/// Compares two string nodes by their decoded contents.
+fn key_eq(s: &[u8], a: &Node, b: &Node) -> bool {
+    let raw = |n: &Node| &s[n.start as usize..n.end as usize];
+    if a.kind == Kind::Str && b.kind == Kind::Str {
+        return raw(a) == raw(b);
+    }
+    let text = |n: &Node| {
+        std::str::from_utf8(raw(n))
+            .ok()
+            .map(|t| unescape(t, n.kind))
+    };
+    text(a) == text(b)
+}
+
+/// Decodes a string's JSON escapes (only called for strings that have some).
+pub(super) fn unescape(raw: &str, kind: Kind) -> Cow<'_, str> {
+    if kind == Kind::Str {
+        return Cow::Borrowed(raw);
+    }
+    // The parser validated the escapes; serde_json decodes them.
+    serde_json::from_str::<String>(&format!("\"{raw}\""))
+        .map(Cow::Owned)
+        .unwrap_or(Cow::Borrowed(raw))
+}

@@ -1,0 +1,147 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Claims, ClaimsError> {
+    Claims::parse(text.as_bytes().to_vec(), 8)
+}
+
+#[test]
+fn reads_nested_values_without_copying() {
+    let c = parse(
+        r#" {"a": {"b": [1, 2.5, "x", null, true, false]}, "s": "plain", "e": "t\u00e9\n"} "#,
+    )
+    .unwrap();
+    let b: Vec<Value<'_>> = c.get("a").unwrap().get("b").unwrap().elements().collect();
+    assert_eq!(b.len(), 6);
+    assert_eq!(b[0].as_i64(), Some(1));
+    assert_eq!(b[1].as_f64(), Some(2.5));
+    assert_eq!(b[1].as_i64(), None);
+    assert_eq!(b[2].as_str().as_deref(), Some("x"));
+    assert!(b[3].is_null());
+    assert_eq!((b[4].as_bool(), b[5].as_bool()), (Some(true), Some(false)));
+    assert!(matches!(c.get_str("s"), Some(Cow::Borrowed("plain"))));
+    assert_eq!(c.get_str("e").as_deref(), Some("t\u{e9}\n"));
+    assert!(c.get("missing").is_none());
+    assert_eq!(
+        c.root()
+            .members()
+            .map(|(k, _)| k.into_owned())
+            .collect::<Vec<_>>(),
+        ["a", "s", "e"]
+    );
+}
+
+#[test]
+fn rejects_duplicates_at_any_level_including_escaped_spellings() {
+    for text in [
+        r#"{"sub":"a","sub":"admin"}"#,
+        r#"{"x":{"r":1,"r":2}}"#,
+        r#"{"x":[{"r":1,"r":2}]}"#,
+        r#"{"s\u0075b":"a","sub":"b"}"#,
+        r#"{"sub":"a","s\u0075b":"b"}"#,
+    ] {
+        assert_eq!(parse(text).unwrap_err(), ClaimsError::Duplicate, "{text}");
+    }
+    assert!(
+        parse(r#"{"a":{"r":1},"b":{"r":2}}"#).is_ok(),
+        "same key in sibling objects"
+    );
+}
+
+#[test]
+fn bounds_depth() {
+    let c = Claims::parse(br#"{"a":{"b":{"c":1}}}"#.to_vec(), 3);
+    assert!(c.is_ok());
+    assert_eq!(
+        Claims::parse(br#"{"a":{"b":{"c":{}}}}"#.to_vec(), 3).unwrap_err(),
+        ClaimsError::TooDeep
+    );
+    assert_eq!(
+        Claims::parse(br#"{"a":[[[1]]]}"#.to_vec(), 3).unwrap_err(),
+        ClaimsError::TooDeep
+    );
+}
+
+#[test]
+fn rejects_everything_that_is_not_strict_json_object() {
+    for text in [
+        "",
+        "[]",
+        "1",
+        "\"s\"",
+        "{} {}",
+        "{",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "{,}",
+        "{\"a\":01}",
+        "{\"a\":1.}",
+        "{\"a\":.5}",
+        "{\"a\":1e}",
+        "{\"a\":-}",
+        "{\"a\":+1}",
+        "{\"a\":tru}",
+        "{\"a\":nul}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12\"}",
+        "{\"a\":\"\\ud800\"}",
+        "{\"a\":\"\\udc00\"}",
+        "{\"a\":\"\\ud800\\u0041\"}",
+        "{\"a\":\"x\u{1}\"}",
+        "{'a':1}",
+        "{a:1}",
+        "{\"a\":[1,]}",
+        "{\"a\":[,1]}",
+        "{\"a\":NaN}",
+        "{\"a\":Infinity}",
+        "\u{feff}{}",
+    ] {
+        assert_eq!(parse(text).unwrap_err(), ClaimsError::Invalid, "{text:?}");
+    }
+    assert_eq!(
+        Claims::parse(vec![b'{', b'"', 0xff, b'"', b':', b'1', b'}'], 8).unwrap_err(),
+        ClaimsError::Invalid
+    );
+    assert!(
+        parse("{\"a\":\"\\ud83d\\ude00\"}").is_ok(),
+        "a valid surrogate pair"
+    );
+}
+
+#[test]
+fn agrees_with_serde_json_on_valid_documents() {
+    let docs = [
+        r#"{}"#,
+        r#"{"iss":"https://idp","aud":["a","b"],"exp":1800000000,"nbf":1.5e9,"n":-0.25,"big":12345678901234567890}"#,
+        r#"{"nested":{"deep":{"list":[{"x":[]},{"y":{}}]}},"t":true,"f":false,"z":null}"#,
+        r#"{"esc":"quote \" backslash \\ slash \/ \b\f\n\r\t \u0041 \ud83d\ude00","k\u00e9y":"v"}"#,
+        "{ \"spaced\" :\t[ 1 ,\n2 ] }",
+    ];
+    for doc in docs {
+        let ours = parse(doc).unwrap();
+        let theirs: serde_json::Value = serde_json::from_str(doc).unwrap();
+        assert_eq!(ours.root().to_json(), theirs, "{doc}");
+        let mut compact = String::new();
+        ours.root().write_compact(&mut compact);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&compact).unwrap(),
+            theirs,
+            "{doc}"
+        );
+    }
+}
+
+#[test]
+fn value_kinds() {
+    let c = parse(r#"{"o":{},"a":[],"s":"","n":0,"b":true,"z":null}"#).unwrap();
+    let kinds: Vec<ValueKind> = c.root().members().map(|(_, v)| v.kind()).collect();
+    use ValueKind::*;
+    assert_eq!(kinds, [Object, Array, String, Number, Bool, Null]);
+    assert_eq!(c.get("o").unwrap().members().count(), 0);
+    assert_eq!(c.get("a").unwrap().elements().count(), 0);
+    assert_eq!(
+        c.get("s").unwrap().elements().count(),
+        0,
+        "a string has no elements"
+    );
+}
