@@ -15,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod jwt;
 pub mod keys;
+pub mod net;
 pub mod policy;
 pub mod reason;
 pub mod reload;

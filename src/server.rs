@@ -8,13 +8,13 @@ use std::sync::Arc;
 use envoy_types::pb::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
 use crate::authz::AuthzService;
 use crate::config::{Config, ListenAddr};
 use crate::keys::KeyRing;
+use crate::net;
 use crate::reload;
 use crate::state::State;
 use crate::telemetry::{Metrics, ReloadKind, ReloadResult};
@@ -111,8 +111,7 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
         stopped(admin_stop_rx),
     ));
 
-    let grpc = Server::builder()
-        .tcp_nodelay(true)
+    let grpc = grpc_builder()
         .add_service(health)
         .add_service(AuthorizationServer::new(AuthzService::new(state.clone())));
     let mut grpc = match incoming {
@@ -154,6 +153,12 @@ fn grpc_outcome(
     }
 }
 
+/// The gRPC server settings, shared with the no-op baseline server of the benchmarks
+/// (`examples/noop_server.rs`) so both are measured on the same stack.
+pub fn grpc_builder() -> Server {
+    Server::builder().tcp_nodelay(true)
+}
+
 /// Loads the first key ring. Failure is not fatal: the Secret may arrive later.
 fn initial_keys(config: &Config, metrics: &Metrics) -> KeyRing {
     let now = reload::unix_seconds();
@@ -177,8 +182,8 @@ fn initial_keys(config: &Config, metrics: &Metrics) -> KeyRing {
 }
 
 enum Incoming {
-    Tcp(TcpIncoming),
-    Unix(tokio_stream::wrappers::UnixListenerStream),
+    Tcp(net::Incoming<TcpListener>),
+    Unix(net::Incoming<UnixListener>),
 }
 
 async fn bind_grpc(addr: &ListenAddr) -> Result<(Incoming, String, Option<PathBuf>), ServeError> {
@@ -186,8 +191,11 @@ async fn bind_grpc(addr: &ListenAddr) -> Result<(Incoming, String, Option<PathBu
         ListenAddr::Tcp(a) => {
             let listener = TcpListener::bind(a).await.map_err(bind_err(a))?;
             let local = listener.local_addr().map_err(bind_err(a))?;
-            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-            Ok((Incoming::Tcp(incoming), local.to_string(), None))
+            Ok((
+                Incoming::Tcp(net::Incoming::new(listener)),
+                local.to_string(),
+                None,
+            ))
         }
         ListenAddr::Unix(path) => {
             // A socket left by a previous run would make bind fail.
@@ -203,8 +211,11 @@ async fn bind_grpc(addr: &ListenAddr) -> Result<(Incoming, String, Option<PathBu
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
                 .map_err(bind_err(addr))?;
-            let stream = tokio_stream::wrappers::UnixListenerStream::new(listener);
-            Ok((Incoming::Unix(stream), addr.to_string(), Some(path.clone())))
+            Ok((
+                Incoming::Unix(net::Incoming::new(listener)),
+                addr.to_string(),
+                Some(path.clone()),
+            ))
         }
     }
 }
