@@ -90,14 +90,17 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
         .local_addr()
         .map_err(bind_err(config.listen.admin))?;
     let (incoming, grpc_addr, socket_path) = bind_grpc(&config.listen.grpc).await?;
+    // Both health names are registered before anything can connect: an early probe must get
+    // SERVING or NOT_SERVING, never "unknown service".
+    let (reporter, health) = tonic_health::server::health_reporter();
+    set_health(&reporter, state.is_ready()).await;
+    tokio::spawn(mirror_readiness(state.clone(), reporter));
     tracing::info!(grpc = %grpc_addr, admin = %admin_addr, ready = state.is_ready(), "listening");
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let (reporter, health) = tonic_health::server::health_reporter();
-    tokio::spawn(mirror_readiness(state.clone(), reporter));
     let reloader = tokio::spawn(reload::run(
         state.clone(),
         overrides,
@@ -220,18 +223,24 @@ async fn bind_grpc(addr: &ListenAddr) -> Result<(Incoming, String, Option<PathBu
     }
 }
 
-/// Keeps gRPC health in step with readiness, for `""` and the Authorization service.
+/// Sets the gRPC health of `""` and the Authorization service.
+async fn set_health(reporter: &tonic_health::server::HealthReporter, ready: bool) {
+    let status = if ready {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
+    for name in ["", AUTHZ_SERVICE_NAME] {
+        reporter.set_service_status(name, status).await;
+    }
+}
+
+/// Keeps gRPC health in step with readiness.
 async fn mirror_readiness(state: Arc<State>, reporter: tonic_health::server::HealthReporter) {
     let mut rx = state.subscribe_ready();
     loop {
-        let status = if *rx.borrow_and_update() {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
-        for name in ["", AUTHZ_SERVICE_NAME] {
-            reporter.set_service_status(name, status).await;
-        }
+        let ready = *rx.borrow_and_update();
+        set_health(&reporter, ready).await;
         if rx.changed().await.is_err() {
             return;
         }

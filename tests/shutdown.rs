@@ -133,6 +133,33 @@ async fn sigterm_right_after_listening_is_a_clean_exit() {
 }
 
 #[tokio::test]
+async fn grpc_health_is_registered_before_listening() {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+    let f = Fixture::new();
+    f.write_key("a", KEY_A).basic_config("");
+    for _ in 0..10 {
+        let server = JwtAuthz::start(&f.config_path());
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let service = "envoy.service.auth.v3.Authorization".to_string();
+        let status = HealthClient::new(channel)
+            .check(HealthCheckRequest { service })
+            .await;
+        assert_eq!(
+            status
+                .expect("a known service right after listening")
+                .into_inner()
+                .status,
+            1
+        );
+    }
+}
+
+#[tokio::test]
 async fn grpc_health_turns_not_serving_on_sigterm() {
     use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::HealthCheckRequest;
