@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
-use crate::authz::AuthzService;
+use crate::authz::{AuthzService, Shed};
 use crate::config::{Config, ListenAddr};
 use crate::keys::KeyRing;
 use crate::net;
@@ -114,9 +114,10 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
         stopped(admin_stop_rx),
     ));
 
-    let grpc = grpc_builder()
-        .add_service(health)
-        .add_service(AuthorizationServer::new(AuthzService::new(state.clone())));
+    let grpc = grpc_builder().add_service(health).add_service(Shed::new(
+        AuthorizationServer::new(AuthzService::new(state.clone())),
+        state.clone(),
+    ));
     let mut grpc = match incoming {
         Incoming::Tcp(tcp) => {
             tokio::spawn(grpc.serve_with_incoming_shutdown(tcp, stopped(stop_rx.clone())))

@@ -4,6 +4,7 @@
 mod check;
 mod response;
 mod service;
+mod shed;
 
 #[cfg(test)]
 mod tests;
@@ -11,3 +12,4 @@ mod tests;
 pub use check::{decide, Allow, AllowKind, Decision, Deny, Unavailable};
 pub use response::{build as build_response, REASON_HEADER};
 pub use service::{unix_now, AuthzService};
+pub use shed::{Shed, ShedFuture};

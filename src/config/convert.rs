@@ -339,6 +339,13 @@ fn convert_limits(ctx: &Ctx<'_>, raw: RawLimits) -> Result<Limits, ConfigError> 
         }
     };
     Ok(Limits {
+        max_in_flight: pick(
+            "max_in_flight",
+            raw.max_in_flight,
+            d.max_in_flight,
+            1,
+            1_000_000,
+        )?,
         max_header_bytes: pick(
             "max_header_bytes",
             raw.max_header_bytes,

@@ -197,6 +197,8 @@ pub struct Responses {
 /// `limits:`
 #[derive(Clone, Debug)]
 pub struct Limits {
+    /// Checks answered at once; more are shed with UNAVAILABLE.
+    pub max_in_flight: usize,
     /// Longest request header value (authorization, cookie) that is searched for a token.
     pub max_header_bytes: usize,
     /// Longest decoded claims JSON.
@@ -212,6 +214,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
+            max_in_flight: 1024,
             max_header_bytes: 16 * 1024,
             max_claims_bytes: 16 * 1024,
             max_claims_depth: 16,

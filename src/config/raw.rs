@@ -160,6 +160,7 @@ pub struct RawResponses {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
+    pub max_in_flight: Option<usize>,
     pub max_header_bytes: Option<usize>,
     pub max_claims_bytes: Option<usize>,
     pub max_claims_depth: Option<usize>,

@@ -7,6 +7,7 @@ pub mod check;
 pub mod envoy;
 pub mod http;
 pub mod kubelet;
+pub mod raw;
 
 use std::future::Future;
 use std::io::{BufRead, BufReader};

@@ -1,0 +1,193 @@
+//! Limits, each with a clear answer: load shedding past `limits.max_in_flight`, oversized
+//! tokens, headers, claims and nesting, too many keys, oversized key, config and regex.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use jwt_authz::keys::Algorithm;
+use jwt_authz::testing::{check_request, sign_compact};
+use serde_json::json;
+use support::raw::{framed_check, half_sent_check};
+use support::*;
+
+#[tokio::test]
+async fn checks_beyond_max_in_flight_are_shed_with_unavailable() {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A)
+        .basic_config("limits: { max_in_flight: 2 }\n");
+    let server = JwtAuthz::start(&f.config_path());
+    let framed = framed_check(&mint("a", KEY_A, claims("alice")));
+    // Two Checks held in flight: headers and part of the body sent, the rest withheld.
+    let (first, mut first_send) = half_sent_check(&server.grpc, &framed, 7).await;
+    let (second, mut second_send) = half_sent_check(&server.grpc, &framed, 7).await;
+
+    let mut client = server.client().await;
+    let auth = format!("Bearer {}", mint("a", KEY_A, claims("bob")));
+    let started = std::time::Instant::now();
+    let err = client
+        .check(check_request("GET", "/", "h", &[("authorization", &auth)]))
+        .await
+        .expect_err("the third concurrent Check is shed");
+    assert_eq!(err.code(), tonic::Code::Unavailable);
+    assert!(err.message().contains("max_in_flight"), "{}", err.message());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "answered at once, not queued"
+    );
+    assert_eq!(
+        server
+            .metric(r#"jwt_authz_checks_total{decision="error",reason="overloaded"}"#)
+            .await,
+        1.0
+    );
+    // Health still answers while the Checks are saturated.
+    assert_eq!(server.admin_get("/readyz").await.0, 200);
+
+    // The held Checks complete normally, and the slots are released.
+    for (response, send) in [(first, &mut first_send), (second, &mut second_send)] {
+        send.send_data(Bytes::copy_from_slice(&framed[7..]), true)
+            .unwrap();
+        let mut body = response.await.unwrap().into_body();
+        while body.data().await.is_some() {}
+        assert_eq!(body.trailers().await.unwrap().unwrap()["grpc-status"], "0");
+    }
+    eventually("slots released", Duration::from_secs(5), || {
+        let mut c = client.clone();
+        let auth = auth.clone();
+        async move {
+            let r = c
+                .check(check_request("GET", "/", "h", &[("authorization", &auth)]))
+                .await;
+            r.is_ok().then_some(())
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn oversized_inputs_get_precise_denies() {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A).basic_config(
+        "jwt: { max_token_bytes: 2048 }\nlimits: { max_header_bytes: 4096, max_claims_bytes: 1024, max_claims_depth: 4 }\n",
+    );
+    let server = JwtAuthz::start(&f.config_path());
+    let client = server.client().await;
+    let deny = |auth: String, cookie: Option<String>| {
+        let mut c = client.clone();
+        async move {
+            let mut headers = vec![("authorization", auth.as_str())];
+            if let Some(ck) = &cookie {
+                headers.push(("cookie", ck.as_str()));
+            }
+            c.check(check_request("GET", "/", "h", &headers))
+                .await
+                .unwrap()
+                .into_inner()
+                .status
+                .unwrap()
+                .message
+        }
+    };
+    let exp = now() + 600;
+    let big = sign_compact(
+        Algorithm::HS256,
+        KEY_A,
+        r#"{"alg":"HS256","kid":"a"}"#,
+        &json!({"exp": exp, "p": "x".repeat(2100)}).to_string(),
+    );
+    assert_eq!(deny(format!("Bearer {big}"), None).await, "token_too_large");
+    assert_eq!(
+        deny(format!("Bearer {}", "a".repeat(5000)), None).await,
+        "token_too_large",
+        "header over max_header_bytes"
+    );
+    let wide = sign_compact(
+        Algorithm::HS256,
+        KEY_A,
+        r#"{"alg":"HS256","kid":"a"}"#,
+        &json!({"exp": exp, "p": "x".repeat(1100)}).to_string(),
+    );
+    assert_eq!(
+        deny(format!("Bearer {wide}"), None).await,
+        "malformed",
+        "claims over max_claims_bytes"
+    );
+    let deep = sign_compact(
+        Algorithm::HS256,
+        KEY_A,
+        r#"{"alg":"HS256","kid":"a"}"#,
+        &format!(r#"{{"exp":{exp},"a":[[[[1]]]]}}"#),
+    );
+    assert_eq!(
+        deny(format!("Bearer {deep}"), None).await,
+        "malformed",
+        "nesting over max_claims_depth"
+    );
+    let ok = mint("a", KEY_A, claims("alice"));
+    assert_eq!(
+        deny(format!("Bearer {ok}"), None).await,
+        "",
+        "a normal token passes the same limits"
+    );
+    let logs = eventually("the detail lines", Duration::from_secs(5), || async {
+        let logs = server.logs().join("\n");
+        (logs.contains("claims are larger than limits.max_claims_bytes")
+            && logs.contains("nested deeper than limits.max_claims_depth"))
+        .then_some(logs)
+    })
+    .await;
+    assert!(logs.contains("credential header is longer than limits.max_header_bytes"));
+}
+
+#[test]
+fn oversized_key_config_and_regex_are_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    let validate = || {
+        let out = std::process::Command::new(binary())
+            .args(["validate", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // A key file over limits.max_key_file_bytes.
+    std::fs::create_dir(dir.path().join("keys")).unwrap();
+    std::fs::write(dir.path().join("keys/big"), vec![b'k'; 2000]).unwrap();
+    std::fs::write(
+        &config,
+        "keys: [{ dir: keys, algorithm: HS256 }]\nlimits: { max_key_file_bytes: 1024 }\n",
+    )
+    .unwrap();
+    let (code, err) = validate();
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("keys/big: file is 2000 bytes, larger than limits.max_key_file_bytes (1024)"),
+        "{err}"
+    );
+    // A config file over 1 MiB is refused before parsing.
+    std::fs::write(
+        &config,
+        format!(
+            "keys: [{{ dir: keys, algorithm: HS256 }}]\n#{}\n",
+            "x".repeat(1 << 20)
+        ),
+    )
+    .unwrap();
+    let (code, err) = validate();
+    assert_eq!(code, Some(1));
+    assert!(err.contains("larger than the 1048576-byte limit"), "{err}");
+    // A path_regex whose compiled program exceeds the size limit.
+    std::fs::write(&config, "keys: [{ dir: keys, algorithm: HS256 }]\nrules: [{ name: r, match: { path_regex: '(\\w{100}){100}' } }]\n").unwrap();
+    let (code, err) = validate();
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("rules[0].match.path_regex: invalid regex") && err.contains("size limit"),
+        "{err}"
+    );
+}
