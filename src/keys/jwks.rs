@@ -16,7 +16,7 @@ const B64URL: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// Decodes every `*.json` file of the snapshot.
+/// Decodes every `*.json` file of the snapshot (public for the fuzzers).
 pub fn decode(snapshot: &DirSnapshot, source: &Arc<str>) -> Result<Vec<LoadedKey>, KeyError> {
     let mut keys = Vec::new();
     for file in snapshot.files.iter().filter(|f| f.name.ends_with(".json")) {

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 pub use dir::{read_dir_snapshot, DirFile, DirSnapshot};
 pub use error::KeyError;
+pub use jwks::decode as decode_jwks;
 pub use mac::{fingerprint, Algorithm, MacKey};
 
 use crate::config::{KeyFormat, KeySource, Limits};

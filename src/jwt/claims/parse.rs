@@ -93,8 +93,26 @@ impl Parser<'_> {
         self.i - from
     }
 
-    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, and finite as an f64 (serde_json and
+    /// most upstream parsers reject numbers that overflow; so do we).
     fn number(&mut self) -> Result<(), ClaimsError> {
+        let start = self.i;
+        self.number_syntax()?;
+        let text = &self.s[start..self.i];
+        // Only an exponent or a very long integer part can overflow: parse just those.
+        if text.len() > 300 || text.iter().any(|&b| b == b'e' || b == b'E') {
+            let finite = std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .is_some_and(f64::is_finite);
+            if !finite {
+                return Err(ClaimsError::Invalid);
+            }
+        }
+        Ok(())
+    }
+
+    fn number_syntax(&mut self) -> Result<(), ClaimsError> {
         if self.peek() == Some(b'-') {
             self.i += 1;
         }

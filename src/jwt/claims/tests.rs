@@ -145,3 +145,30 @@ fn value_kinds() {
         "a string has no elements"
     );
 }
+
+#[test]
+fn numbers_that_overflow_f64_are_rejected_like_serde_json_does() {
+    // Found by the token fuzzer: `2.5e3111111111111111111` was accepted (serde_json rejects it).
+    for text in [
+        r#"{"a":{"b":[1,2.5e3111111111111111111]}}"#,
+        r#"{"exp":1e400}"#,
+        r#"{"exp":-1e309}"#,
+    ] {
+        assert_eq!(parse(text).unwrap_err(), ClaimsError::Invalid, "{text}");
+        assert!(serde_json::from_str::<serde_json::Value>(text).is_err());
+    }
+    let long = format!("{{\"n\":{}}}", "9".repeat(400));
+    assert_eq!(parse(&long).unwrap_err(), ClaimsError::Invalid);
+    for text in [
+        r#"{"a":1e308}"#,
+        r#"{"a":-1.7976931348623157e308}"#,
+        r#"{"a":1e-400}"#,
+        r#"{"a":123456789012345678901234567890}"#,
+    ] {
+        assert!(parse(text).is_ok(), "{text}");
+        assert!(
+            serde_json::from_str::<serde_json::Value>(text).is_ok(),
+            "{text}"
+        );
+    }
+}
