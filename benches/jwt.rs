@@ -7,24 +7,22 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use jwt_authz::config::Config;
 use jwt_authz::keys::Algorithm;
 use jwt_authz::request::RequestView;
-use jwt_authz::testing::{bench_keyring, check_request, sign_compact};
+use jwt_authz::testing::{bench_keyring, bench_token, envoy_like_request, sign_compact};
 
 const NOW: u64 = 1_800_000_000;
 
-/// A typical access token's claims (~300 bytes of JSON).
-fn claims(exp: u64) -> String {
-    format!(
-        r#"{{"iss":"https://issuer.example.com","sub":"3f1c2a9e-7b1d-4c55-9a0e-2d4f6b8c1e7a","aud":"orders-api","exp":{exp},"iat":{},"scope":"orders:read orders:write profile","realm_access":{{"roles":["user","admin"]}},"tenant":"acme"}}"#,
-        exp - 600
-    )
-}
-
+/// The claims of `testing::bench_token` (a typical access token) with another signer.
 fn token(kid: Option<&str>, alg: Algorithm, secret: &[u8], exp: u64) -> String {
+    let typical = bench_token(exp - 600);
+    let payload = typical.split('.').nth(1).unwrap();
+    let claims =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
+    let claims = String::from_utf8(claims).unwrap();
     let header = match kid {
         Some(k) => format!(r#"{{"alg":"{}","typ":"JWT","kid":"{k}"}}"#, alg.name()),
         None => format!(r#"{{"alg":"{}","typ":"JWT"}}"#, alg.name()),
     };
-    sign_compact(alg, secret, &header, &claims(exp))
+    sign_compact(alg, secret, &header, &claims)
 }
 
 fn config() -> Config {
@@ -82,20 +80,7 @@ fn verification(c: &mut Criterion) {
 
 fn extraction(c: &mut Criterion) {
     let cfg = config();
-    let t = token(Some("k0"), Algorithm::HS256, &[1u8; 32], NOW + 600);
-    let auth = format!("Bearer {t}");
-    let req = check_request(
-        "GET",
-        "/orders/42?x=1",
-        "api.example.com",
-        &[
-            ("authorization", &auth),
-            ("x-request-id", "897793f0-a52e-4562-8619-a5c13c8bf2e7"),
-            ("user-agent", "curl/7.88.1"),
-            ("accept", "*/*"),
-            ("x-forwarded-proto", "http"),
-        ],
-    );
+    let req = envoy_like_request(Some(&bench_token(NOW)));
     c.bench_function("extract/bearer_header", |b| {
         b.iter(|| {
             let view = RequestView::new(black_box(&req));

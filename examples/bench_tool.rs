@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
 use envoy_types::pb::envoy::service::auth::v3::CheckRequest;
 use jwt_authz::keys::Algorithm;
-use jwt_authz::testing::{check_request, sign_compact};
+use jwt_authz::testing::{envoy_like_request, sign_compact};
 use prost::Message;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -42,22 +42,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
-}
-
-/// A request as Envoy 1.40 sends it (headers captured from a real Envoy, see REFERENCE §1).
-fn envoy_like(token: Option<&str>) -> CheckRequest {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![
-        ("x-request-id", "897793f0-a52e-4562-8619-a5c13c8bf2e7"),
-        ("accept", "*/*"),
-        ("user-agent", "curl/7.88.1"),
-        ("x-forwarded-proto", "http"),
-        ("cookie", "a=1; theme=dark"),
-    ];
-    if let Some(a) = &auth {
-        headers.push(("authorization", a));
-    }
-    check_request("GET", "/orders/42?x=1", "api.example.com:8080", &headers)
 }
 
 fn framed(req: &CheckRequest) -> Vec<u8> {
@@ -93,8 +77,11 @@ fn fixtures(dir: &Path) -> Result<()> {
         &claims,
     );
     std::fs::write(dir.join("token.txt"), &token)?;
-    std::fs::write(dir.join("allow.grpc"), framed(&envoy_like(Some(&token))))?;
-    std::fs::write(dir.join("deny.grpc"), framed(&envoy_like(None)))?;
+    std::fs::write(
+        dir.join("allow.grpc"),
+        framed(&envoy_like_request(Some(&token))),
+    )?;
+    std::fs::write(dir.join("deny.grpc"), framed(&envoy_like_request(None)))?;
     Ok(())
 }
 

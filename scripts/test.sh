@@ -130,6 +130,16 @@ echo "rejected: tests/fixtures/invalid/deployment.yaml"
 step "cargo test (unit, integration, end-to-end: Envoy, Prometheus, promtool, Helm, kubelet faults)"
 cargo test --locked --all-targets -- --include-ignored
 
+step "fuzz targets build, replay their seeds and run 15 s each (cargo-fuzz, stable, no sanitizer)"
+command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+(cd fuzz && cargo fuzz build -s none)
+for target in token check config jwks; do
+  scratch=$(mktemp -d)
+  (cd fuzz && cargo fuzz run -s none "$target" "$scratch" "corpus/$target" -- \
+    -max_total_time=15 -max_len=4096 -print_final_stats=1 2>&1 | grep -E "stat::number_of_executed_units" | sed "s/^/$target: /")
+  rm -rf "$scratch"
+done
+
 step "key rotation under load (measured by tests/rotation.rs)"
 cat target/tmp/rotation.txt
 

@@ -126,3 +126,52 @@ pub fn bench_keyring(count: usize) -> crate::keys::KeyRing {
     keys.push(key("k512".into(), Algorithm::HS512, vec![0x51; 64]));
     crate::keys::KeyRing::build(keys).expect("distinct kids")
 }
+
+/// A typical access token for benches and profiling: HS256, kid `k0` of [`bench_keyring`],
+/// about 230 bytes of claims (issuer, subject, audience, scopes, roles, tenant), valid from
+/// `iat` for ten minutes.
+pub fn bench_token(iat: u64) -> String {
+    let claims = format!(
+        r#"{{"iss":"https://issuer.example.com","sub":"3f1c2a9e-7b1d-4c55-9a0e-2d4f6b8c1e7a","aud":"orders-api","exp":{},"iat":{iat},"scope":"orders:read orders:write profile","realm_access":{{"roles":["user","admin"]}},"tenant":"acme"}}"#,
+        iat + 600
+    );
+    sign_compact(
+        crate::keys::Algorithm::HS256,
+        &[1u8; 32],
+        r#"{"alg":"HS256","typ":"JWT","kid":"k0"}"#,
+        &claims,
+    )
+}
+
+/// A config for benches: issuer and audience of [`bench_token`], `rules` rules of which only
+/// the last matches `GET api.example.com/orders/..`, and two forwarded claims.
+pub fn bench_config(rules: usize) -> crate::config::Config {
+    let mut yaml = String::from(
+        "keys: [{ dir: /k, algorithm: HS256 }]\njwt: { issuers: ['https://issuer.example.com'], audiences: [orders-api] }\nrules:\n",
+    );
+    for i in 0..rules.saturating_sub(1) {
+        yaml.push_str(&format!(
+            "  - {{ name: r{i}, match: {{ methods: [GET, POST], path_prefix: /svc{i}, hosts: ['api.example.com'] }}, require: {{ scopes: ['svc{i}:read'] }} }}\n"
+        ));
+    }
+    yaml.push_str("  - { name: orders, match: { methods: [GET], path_prefix: /orders, hosts: ['*.example.com'] }, require: { scopes: ['orders:read'], claims: [{ claim: realm_access.roles, contains: admin }] } }\n");
+    yaml.push_str("forward:\n  claims_to_headers: { x-jwt-sub: sub, x-jwt-tenant: tenant }\n");
+    crate::config::Config::from_yaml(&yaml, std::path::Path::new("bench.yaml"))
+        .expect("the bench config is valid")
+}
+
+/// `GET api.example.com/orders/42?x=1` with the headers a default Envoy 1.40 sends, and
+/// `Authorization: Bearer <token>` when given.
+pub fn envoy_like_request(token: Option<&str>) -> CheckRequest {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![
+        ("x-request-id", "897793f0-a52e-4562-8619-a5c13c8bf2e7"),
+        ("accept", "*/*"),
+        ("user-agent", "curl/7.88.1"),
+        ("x-forwarded-proto", "http"),
+    ];
+    if let Some(a) = &auth {
+        headers.push(("authorization", a));
+    }
+    check_request("GET", "/orders/42?x=1", "api.example.com", &headers)
+}

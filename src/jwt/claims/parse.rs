@@ -234,20 +234,30 @@ impl Parser<'_> {
                 self.i += 1;
                 self.ws();
                 self.value(depth + 1)?;
-                self.ws();
-                match self.peek() {
-                    Some(b',') => self.i += 1,
-                    Some(b'}') => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return Err(ClaimsError::Invalid),
+                if self.end_of_item(b'}')? {
+                    break;
                 }
             }
         }
         self.nodes[node].end = self.i as u32;
         self.finish(node);
         Ok(())
+    }
+
+    /// After a member or element: `,` continues (`Ok(false)`), `close` ends (`Ok(true)`).
+    fn end_of_item(&mut self, close: u8) -> Result<bool, ClaimsError> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                Ok(false)
+            }
+            Some(c) if c == close => {
+                self.i += 1;
+                Ok(true)
+            }
+            _ => Err(ClaimsError::Invalid),
+        }
     }
 
     fn array(&mut self, depth: usize) -> Result<(), ClaimsError> {
@@ -263,14 +273,8 @@ impl Parser<'_> {
             loop {
                 self.ws();
                 self.value(depth + 1)?;
-                self.ws();
-                match self.peek() {
-                    Some(b',') => self.i += 1,
-                    Some(b']') => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return Err(ClaimsError::Invalid),
+                if self.end_of_item(b']')? {
+                    break;
                 }
             }
         }
