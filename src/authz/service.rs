@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 
 use super::check::{decide, AllowKind, Decision};
 use super::response;
+use crate::policy::Rule;
 use crate::request::RequestView;
 use crate::state::{Snapshot, State};
 use crate::telemetry::{AllowReason, ErrorReason, Metrics};
@@ -64,10 +65,7 @@ fn check_once(
             ));
         }
     };
-    let rule_counters = |name: Option<&str>| {
-        name.and_then(|n| config.policy.rules.iter().position(|r| r.name == n))
-            .and_then(|i| snap.counters.rules.get(i))
-    };
+    let rule_counters = |rule: Option<&Rule>| rule.and_then(|r| snap.counters.rules.get(r.index));
     match &decision {
         Decision::Allow(a) => {
             let reason = match &a.kind {
@@ -82,7 +80,7 @@ fn check_once(
                 }
             }
             let rule = a.rule.map(|r| r.name.as_str());
-            if let Some(c) = rule_counters(rule) {
+            if let Some(c) = rule_counters(a.rule) {
                 c[if reason == AllowReason::Shadow { 2 } else { 0 }].inc();
             }
             let kid = a.token.as_ref().map(|t| &*t.key.kid);
@@ -110,7 +108,7 @@ fn check_once(
                 c.inc();
             }
             let rule = d.rule.map(|r| r.name.as_str());
-            if let Some(c) = rule_counters(rule) {
+            if let Some(c) = rule_counters(d.rule) {
                 c[1].inc();
             }
             tracing::info!(

@@ -78,6 +78,7 @@ pub(super) fn convert_rules(
             ));
         }
         rules.push(Rule {
+            index: i,
             name: r.name,
             matcher: convert_match(ctx, &format!("{field}.match"), r.matcher)?,
             public: r.public,

@@ -64,6 +64,9 @@ pub enum Mode {
 /// One rule.
 #[derive(Clone, Debug)]
 pub struct Rule {
+    /// Position in the policy (set by [`Policy::new`]; indexes per-rule tables such as metric
+    /// handles).
+    pub index: usize,
     /// Unique name (metrics label, `context_extensions` key, logs).
     pub name: String,
     /// When the rule applies.
@@ -110,7 +113,10 @@ pub enum Selection<'a> {
 
 impl Policy {
     /// Builds a policy; names must already be unique (config validation checks).
-    pub fn new(rules: Vec<Rule>, default: DefaultAction) -> Self {
+    pub fn new(mut rules: Vec<Rule>, default: DefaultAction) -> Self {
+        for (i, r) in rules.iter_mut().enumerate() {
+            r.index = i;
+        }
         let by_name = rules
             .iter()
             .enumerate()
@@ -226,6 +232,7 @@ mod tests {
         assert!(!wild.matches("é.example.co"));
         let policy = Policy::new(
             vec![Rule {
+                index: 0,
                 name: "r".into(),
                 matcher: Matcher {
                     hosts: vec![exact],
