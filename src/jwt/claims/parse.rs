@@ -173,6 +173,10 @@ impl Parser<'_> {
     fn unicode_escape(&mut self) -> Result<(), ClaimsError> {
         let unit = |p: &Self, at: usize| -> Result<u16, ClaimsError> {
             let hex = p.s.get(at..at + 4).ok_or(ClaimsError::Invalid)?;
+            // Exactly four hex digits: `from_str_radix` alone would also take a `+` sign.
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return Err(ClaimsError::Invalid);
+            }
             let text = std::str::from_utf8(hex).map_err(|_| ClaimsError::Invalid)?;
             u16::from_str_radix(text, 16).map_err(|_| ClaimsError::Invalid)
         };

@@ -172,3 +172,28 @@ fn numbers_that_overflow_f64_are_rejected_like_serde_json_does() {
         );
     }
 }
+
+#[test]
+fn unicode_escapes_need_exactly_four_hex_digits() {
+    // Found by the token fuzzer: `\u+091` was accepted (`from_str_radix` takes a `+` sign);
+    // serde_json rejects it.
+    for text in [
+        r#"{"a":"\u+091"}"#,
+        r#"{"a":"\u-091"}"#,
+        r#"{"a":"\u 091"}"#,
+        r#"{"a":"\u00g1"}"#,
+    ] {
+        assert_eq!(parse(text).unwrap_err(), ClaimsError::Invalid, "{text}");
+        assert!(
+            serde_json::from_str::<serde_json::Value>(text).is_err(),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        parse(r#"{"a":"\u00E9\u00e9"}"#)
+            .unwrap()
+            .get_str("a")
+            .as_deref(),
+        Some("éé")
+    );
+}
