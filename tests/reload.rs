@@ -25,6 +25,16 @@ fn token(kid: &str, key: &[u8]) -> String {
     mint(kid, key, claims("alice"))
 }
 
+/// A server whose key directory is a kubelet volume holding `initial`.
+fn kubelet_server(initial: &[(&str, &[u8])], poll: &str) -> (Fixture, AtomicWriter, JwtAuthz) {
+    let f = Fixture::new();
+    let writer = AtomicWriter::new(&f.keys());
+    writer.write(initial);
+    config(&f, poll);
+    let server = JwtAuthz::start(&f.config_path());
+    (f, writer, server)
+}
+
 /// Waits until `token` gets `expected` from the server.
 async fn until(server: &JwtAuthz, token: &str, expected: &str) {
     let mut client = server.client().await;
@@ -111,11 +121,7 @@ async fn plain_directory_in_place_write_and_temp_then_rename() {
 
 #[tokio::test]
 async fn invalid_or_empty_payloads_keep_the_last_good_keys() {
-    let f = Fixture::new();
-    let writer = AtomicWriter::new(&f.keys());
-    writer.write(&[("k1", K1)]);
-    config(&f, "30s");
-    let server = JwtAuthz::start(&f.config_path());
+    let (_f, writer, server) = kubelet_server(&[("k1", K1)], "30s");
     until(&server, &token("k1", K1), "ok").await;
 
     // One short key poisons the whole set: nothing of it is applied.
@@ -165,11 +171,7 @@ async fn invalid_or_empty_payloads_keep_the_last_good_keys() {
 
 #[tokio::test]
 async fn a_replaced_directory_is_followed() {
-    let f = Fixture::new();
-    let writer = AtomicWriter::new(&f.keys());
-    writer.write(&[("k1", K1)]);
-    config(&f, "1s");
-    let server = JwtAuthz::start(&f.config_path());
+    let (_f, writer, server) = kubelet_server(&[("k1", K1)], "1s");
     until(&server, &token("k1", K1), "ok").await;
     writer.replace_dir(&[("k2", K2)]);
     until(&server, &token("k2", K2), "ok").await;
@@ -195,11 +197,7 @@ async fn a_change_right_after_startup_is_not_missed() {
     // The initial load happens before the watch exists; a change in between raises no event
     // and, without a re-check once the watch is in place, would wait for the 30 s poll.
     for _ in 0..5 {
-        let f = Fixture::new();
-        let writer = AtomicWriter::new(&f.keys());
-        writer.write(&[("k1", K1)]);
-        config(&f, "30s");
-        let server = JwtAuthz::start(&f.config_path());
+        let (_f, writer, server) = kubelet_server(&[("k1", K1)], "30s");
         writer.write(&[("k1", K1), ("k2", K2)]);
         until(&server, &token("k2", K2), "ok").await;
     }
@@ -207,11 +205,7 @@ async fn a_change_right_after_startup_is_not_missed() {
 
 #[tokio::test]
 async fn fifty_rapid_updates_end_in_the_last_state() {
-    let f = Fixture::new();
-    let writer = AtomicWriter::new(&f.keys());
-    writer.write(&[("k0", K1)]);
-    config(&f, "30s");
-    let server = JwtAuthz::start(&f.config_path());
+    let (_f, writer, server) = kubelet_server(&[("k0", K1)], "30s");
     until(&server, &token("k0", K1), "ok").await;
     let before = keys_metric(&server, "success").await;
     let secret = |i: usize| format!("rapid-{i:02}-0123456789abcdef0123456789").into_bytes();
@@ -229,11 +223,7 @@ async fn fifty_rapid_updates_end_in_the_last_state() {
 
 #[tokio::test]
 async fn idle_volumes_cause_no_reload_loop() {
-    let f = Fixture::new();
-    let writer = AtomicWriter::new(&f.keys());
-    writer.write(&[("k1", K1)]);
-    config(&f, "30s");
-    let server = JwtAuthz::start(&f.config_path());
+    let (_f, writer, server) = kubelet_server(&[("k1", K1)], "30s");
     writer.write(&[("k1", K1), ("k2", K2)]);
     until(&server, &token("k2", K2), "ok").await;
     let total = |s: &JwtAuthz| {
