@@ -24,3 +24,4 @@ pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod testing;
+pub mod wire;

@@ -1,14 +1,14 @@
-//! A borrowed view of the parts of a `CheckRequest` the decision needs. Building it copies
-//! nothing; header lookups read Envoy's `headers` map or, with `encode_raw_headers`, its
-//! `header_map` list.
+//! A borrowed view of the parts of a request the decision needs, built either from the
+//! protobuf bytes (the server: see [`crate::wire`], nothing copied) or from a decoded
+//! `CheckRequest` (`explain`, tests, benches). Header lookups read Envoy's `headers` map or,
+//! with `encode_raw_headers`, its `header_map` list.
 
-use std::collections::HashMap;
-
-use envoy_types::pb::envoy::config::core::v3::HeaderValue;
 use envoy_types::pb::envoy::service::auth::v3::CheckRequest;
 
+use crate::wire::WireRequest;
+
 /// The request as the decision sees it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct RequestView<'a> {
     /// HTTP method.
     pub method: &'a str,
@@ -18,52 +18,84 @@ pub struct RequestView<'a> {
     pub host: &'a str,
     /// `x-request-id` when present, else Envoy's stream id.
     pub request_id: &'a str,
-    /// Per-route `context_extensions`.
-    pub context_extensions: Option<&'a HashMap<String, String>>,
-    map: Option<&'a HashMap<String, String>>,
-    list: &'a [HeaderValue],
+    /// `headers` map entries (unique, exact names; the last wins like a protobuf map), or
+    /// `header_map` entries (repeats kept, names compared case-insensitively).
+    headers: Vec<(&'a str, &'a str)>,
+    /// True when `headers` came from `header_map`.
+    list: bool,
+    /// Per-route `context_extensions` (last wins).
+    context: Vec<(&'a str, &'a str)>,
 }
 
 /// A header appeared more than once where one value is expected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Repeated;
 
-const EMPTY_LIST: &[HeaderValue] = &[];
-
 impl<'a> RequestView<'a> {
-    /// Views a CheckRequest. Missing parts read as empty.
+    /// Views a decoded CheckRequest. Missing parts read as empty.
     pub fn new(req: &'a CheckRequest) -> Self {
         let attrs = req.attributes.as_ref();
         let http = attrs
             .and_then(|a| a.request.as_ref())
             .and_then(|r| r.http.as_ref());
-        let base = RequestView {
-            method: "",
-            path: "",
-            host: "",
-            request_id: "",
-            context_extensions: attrs
-                .map(|a| &a.context_extensions)
-                .filter(|c| !c.is_empty()),
-            map: http.map(|h| &h.headers).filter(|m| !m.is_empty()),
-            list: http
-                .and_then(|h| h.header_map.as_ref())
-                .map_or(EMPTY_LIST, |m| m.headers.as_slice()),
+        let pairs = |m: &'a std::collections::HashMap<String, String>| -> Vec<(&'a str, &'a str)> {
+            m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
         };
-        let Some(h) = http else { return base };
-        let pick = |field: &'a str, pseudo: &str| -> &'a str {
+        let wire = WireRequest {
+            id: http.map_or("", |h| &h.id),
+            method: http.map_or("", |h| &h.method),
+            path: http.map_or("", |h| &h.path),
+            host: http.map_or("", |h| &h.host),
+            headers: http.map(|h| pairs(&h.headers)).unwrap_or_default(),
+            header_list: http
+                .and_then(|h| h.header_map.as_ref())
+                .map(|m| {
+                    m.headers
+                        .iter()
+                        .map(|h| (h.key.as_str(), value_of(&h.value, &h.raw_value)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            context_extensions: attrs
+                .map(|a| pairs(&a.context_extensions))
+                .unwrap_or_default(),
+        };
+        Self::from_wire(wire)
+    }
+
+    /// Views a request read from its protobuf bytes.
+    pub fn from_wire(w: WireRequest<'a>) -> Self {
+        let list = w.headers.is_empty();
+        let mut view = RequestView {
+            method: w.method,
+            path: w.path,
+            host: w.host,
+            request_id: w.id,
+            headers: if list { w.header_list } else { w.headers },
+            list,
+            context: w.context_extensions,
+        };
+        let pick = |field: &'a str, pseudo: &str, v: &Self| -> &'a str {
             if field.is_empty() {
-                base.first(pseudo).unwrap_or("")
+                v.first(pseudo).unwrap_or("")
             } else {
                 field
             }
         };
-        RequestView {
-            method: pick(&h.method, ":method"),
-            path: pick(&h.path, ":path"),
-            host: pick(&h.host, ":authority"),
-            request_id: base.first("x-request-id").unwrap_or(&h.id),
-            ..base
+        view.method = pick(view.method, ":method", &view);
+        view.path = pick(view.path, ":path", &view);
+        view.host = pick(view.host, ":authority", &view);
+        if let Some(id) = view.first("x-request-id") {
+            view.request_id = id;
+        }
+        view
+    }
+
+    fn matches(&self, key: &str, name: &str) -> bool {
+        if self.list {
+            key.eq_ignore_ascii_case(name)
+        } else {
+            key == name
         }
     }
 
@@ -71,32 +103,29 @@ impl<'a> RequestView<'a> {
     /// `header_map` is [`Repeated`]; Envoy's `headers` map joins repeats with `,`, which the
     /// caller must treat as ambiguous where a comma cannot occur in a valid value.
     pub fn header(&self, name: &str) -> Result<Option<&'a str>, Repeated> {
-        if let Some(v) = self.map.and_then(|m| m.get(name)) {
-            return Ok(Some(v));
-        }
-        let mut found = None;
-        for h in self
-            .list
+        let mut found = self
+            .headers
             .iter()
-            .filter(|h| h.key.eq_ignore_ascii_case(name))
-        {
-            if found.is_some() {
-                return Err(Repeated);
-            }
-            found = Some(value_of(h));
+            .rev()
+            .filter(|(k, _)| self.matches(k, name));
+        let last = found.next().map(|&(_, v)| v);
+        if self.list && last.is_some() && found.next().is_some() {
+            return Err(Repeated);
         }
-        Ok(found)
+        Ok(last)
     }
 
-    /// Every value of header `name` (for `cookie`, which HTTP/2 may split).
-    pub fn header_values(&self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        let from_map = self.map.and_then(|m| m.get(name)).map(String::as_str);
-        let from_list = self
-            .list
+    /// Every value of header `name` (for `cookie`, which HTTP/2 may split), in order.
+    pub fn header_values<'v>(&'v self, name: &'v str) -> impl Iterator<Item = &'a str> + 'v {
+        let single = (!self.list)
+            .then(|| self.header(name).ok().flatten())
+            .flatten();
+        let listed = self
+            .headers
             .iter()
-            .filter(move |h| from_map.is_none() && h.key.eq_ignore_ascii_case(name))
-            .map(value_of);
-        from_map.into_iter().chain(from_list)
+            .filter(move |(k, _)| self.list && self.matches(k, name))
+            .map(|&(_, v)| v);
+        single.into_iter().chain(listed)
     }
 
     fn first(&self, name: &str) -> Option<&'a str> {
@@ -105,19 +134,21 @@ impl<'a> RequestView<'a> {
 
     /// The route's `context_extensions` value for `key`.
     pub fn context_extension(&self, key: &str) -> Option<&'a str> {
-        self.context_extensions
-            .and_then(|c| c.get(key))
-            .map(String::as_str)
+        self.context
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|&(_, v)| v)
     }
 }
 
 /// Raw header values (`encode_raw_headers`) arrive as bytes in `raw_value`; non-UTF-8 bytes
 /// cannot be part of a token, so such a value reads as empty.
-fn value_of(h: &HeaderValue) -> &str {
-    if h.raw_value.is_empty() {
-        &h.value
+fn value_of<'a>(value: &'a str, raw: &'a [u8]) -> &'a str {
+    if raw.is_empty() {
+        value
     } else {
-        std::str::from_utf8(&h.raw_value).unwrap_or("")
+        std::str::from_utf8(raw).unwrap_or("")
     }
 }
 

@@ -1,0 +1,181 @@
+//! Zero-copy reading of a `CheckRequest` from its protobuf bytes: only the fields the decision
+//! needs, borrowed from the input (no `HashMap<String, String>` of headers per Check). Unknown
+//! and unused fields are skipped; malformed input is an error. `tests` compares it with prost.
+//!
+//! Field numbers (envoy `service/auth/v3`): CheckRequest.attributes = 1;
+//! AttributeContext.request = 4, .context_extensions = 10 (map); Request.http = 2;
+//! HttpRequest.id = 1, .method = 2, .headers = 3 (map), .path = 4, .host = 5, .header_map = 13;
+//! HeaderMap.headers = 1; HeaderValue.key = 1, .value = 2, .raw_value = 3; map entry key = 1,
+//! value = 2.
+
+#[cfg(test)]
+mod tests;
+
+/// The input is not a well-formed CheckRequest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("malformed CheckRequest protobuf")]
+pub struct WireError;
+
+/// The parts of a CheckRequest the decision reads, borrowed from the encoded message.
+#[derive(Debug, Default)]
+pub struct WireRequest<'a> {
+    /// `http.id`.
+    pub id: &'a str,
+    /// `http.method`.
+    pub method: &'a str,
+    /// `http.path`.
+    pub path: &'a str,
+    /// `http.host`.
+    pub host: &'a str,
+    /// `http.headers` entries (Envoy's default encoding).
+    pub headers: Vec<(&'a str, &'a str)>,
+    /// `http.header_map.headers` (with `encode_raw_headers`; values from `raw_value` when set).
+    pub header_list: Vec<(&'a str, &'a str)>,
+    /// `context_extensions` entries.
+    pub context_extensions: Vec<(&'a str, &'a str)>,
+}
+
+/// A protobuf reader over a byte slice.
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn varint(&mut self) -> Result<u64, WireError> {
+        let mut value = 0u64;
+        for (i, &b) in self.buf.iter().enumerate().take(10) {
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                self.buf = &self.buf[i + 1..];
+                return Ok(value);
+            }
+        }
+        Err(WireError)
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], WireError> {
+        let len = usize::try_from(self.varint()?).map_err(|_| WireError)?;
+        if len > self.buf.len() {
+            return Err(WireError);
+        }
+        let (head, tail) = self.buf.split_at(len);
+        self.buf = tail;
+        Ok(head)
+    }
+
+    fn str(&mut self) -> Result<&'a str, WireError> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| WireError)
+    }
+
+    /// Each field as (number, wire type); length-delimited payloads are read by the caller.
+    fn next(&mut self) -> Result<Option<(u32, u8)>, WireError> {
+        if self.buf.is_empty() {
+            return Ok(None);
+        }
+        let key = self.varint()?;
+        let field = u32::try_from(key >> 3).map_err(|_| WireError)?;
+        if field == 0 {
+            return Err(WireError);
+        }
+        Ok(Some((field, (key & 7) as u8)))
+    }
+
+    fn skip(&mut self, wire_type: u8) -> Result<(), WireError> {
+        match wire_type {
+            0 => self.varint().map(drop),
+            1 => self.advance(8),
+            2 => self.bytes().map(drop),
+            5 => self.advance(4),
+            _ => Err(WireError),
+        }
+    }
+
+    fn advance(&mut self, n: usize) -> Result<(), WireError> {
+        if n > self.buf.len() {
+            return Err(WireError);
+        }
+        self.buf = &self.buf[n..];
+        Ok(())
+    }
+}
+
+/// Reads length-delimited field `f` of wire type 2, or fails for any other wire type.
+fn delimited<'a>(r: &mut Reader<'a>, wire_type: u8) -> Result<Reader<'a>, WireError> {
+    if wire_type != 2 {
+        return Err(WireError);
+    }
+    Ok(Reader { buf: r.bytes()? })
+}
+
+/// A map entry or HeaderValue: strings at fields 1 and 2 (and raw bytes at 3 for HeaderValue).
+fn pair<'a>(mut r: Reader<'a>) -> Result<(&'a str, &'a str), WireError> {
+    let (mut key, mut value, mut raw) = ("", "", None);
+    while let Some((field, wt)) = r.next()? {
+        match (field, wt) {
+            (1, 2) => key = r.str()?,
+            (2, 2) => value = r.str()?,
+            (3, 2) => raw = Some(r.bytes()?),
+            (_, wt) => r.skip(wt)?,
+        }
+    }
+    // raw_value bytes that are not UTF-8 cannot hold a token: read as empty.
+    if let Some(raw) = raw.filter(|r| !r.is_empty()) {
+        value = std::str::from_utf8(raw).unwrap_or("");
+    }
+    Ok((key, value))
+}
+
+impl<'a> WireRequest<'a> {
+    /// Reads an encoded CheckRequest.
+    pub fn decode(buf: &'a [u8]) -> Result<Self, WireError> {
+        let mut out = WireRequest::default();
+        let mut check = Reader { buf };
+        while let Some((field, wt)) = check.next()? {
+            if field != 1 {
+                check.skip(wt)?;
+                continue;
+            }
+            let mut attrs = delimited(&mut check, wt)?;
+            while let Some((field, wt)) = attrs.next()? {
+                match field {
+                    4 => out.request(delimited(&mut attrs, wt)?)?,
+                    10 => out
+                        .context_extensions
+                        .push(pair(delimited(&mut attrs, wt)?)?),
+                    _ => attrs.skip(wt)?,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn request(&mut self, mut request: Reader<'a>) -> Result<(), WireError> {
+        while let Some((field, wt)) = request.next()? {
+            if field != 2 {
+                request.skip(wt)?;
+                continue;
+            }
+            let mut http = delimited(&mut request, wt)?;
+            while let Some((field, wt)) = http.next()? {
+                match (field, wt) {
+                    (1, 2) => self.id = http.str()?,
+                    (2, 2) => self.method = http.str()?,
+                    (3, 2) => self.headers.push(pair(delimited(&mut http, wt)?)?),
+                    (4, 2) => self.path = http.str()?,
+                    (5, 2) => self.host = http.str()?,
+                    (13, 2) => {
+                        let mut map = delimited(&mut http, wt)?;
+                        while let Some((field, wt)) = map.next()? {
+                            match field {
+                                1 => self.header_list.push(pair(delimited(&mut map, wt)?)?),
+                                _ => map.skip(wt)?,
+                            }
+                        }
+                    }
+                    (_, wt) => http.skip(wt)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
