@@ -2,14 +2,16 @@
 //! service that ties them to the gRPC API.
 
 mod check;
+mod prost_sink;
 mod response;
 mod service;
 mod shed;
+mod wire_out;
 
 #[cfg(test)]
 mod tests;
 
 pub use check::{decide, Allow, AllowKind, Decision, Deny, Unavailable};
-pub use response::{build as build_response, REASON_HEADER};
+pub use response::{build as build_response, encode as encode_response, REASON_HEADER};
 pub use service::{unix_now, AuthzService};
 pub use shed::{Shed, ShedFuture};

@@ -1,99 +1,119 @@
-//! Decision → `CheckResponse`, exactly as Envoy expects: a deny carries both the gRPC code and
-//! the HTTP status (Envoy does not map one to the other), RFC 6750 `WWW-Authenticate`,
+//! Decision → response, exactly as Envoy expects: a deny carries both the gRPC code and the
+//! HTTP status (Envoy does not map one to the other), RFC 6750 `WWW-Authenticate`,
 //! `cache-control: no-store`; an allow overwrites every configured identity header or removes
 //! it, so a client can never smuggle one in.
+//!
+//! The logic writes to a [`Sink`]: [`build`] collects a prost `CheckResponse` (for `explain`,
+//! tests and fuzzing), [`encode`] writes the protobuf bytes directly (the server's path, see
+//! `wire_out`). The two are checked against each other in the tests.
 
-use envoy_types::pb::envoy::config::core::v3::header_value_option::HeaderAppendAction;
-use envoy_types::pb::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
-use envoy_types::pb::envoy::r#type::v3::HttpStatus;
-use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
-use envoy_types::pb::envoy::service::auth::v3::{
-    CheckResponse, DeniedHttpResponse, OkHttpResponse,
-};
-use envoy_types::pb::google::protobuf::{value::Kind, ListValue, Struct, Value};
-use envoy_types::pb::google::rpc;
-
-use std::collections::HashMap;
+use envoy_types::pb::envoy::service::auth::v3::CheckResponse;
 
 use super::check::{Allow, AllowKind, Decision, Deny};
+use super::prost_sink::ProstSink;
+use super::wire_out::WireSink;
 use crate::config::{Config, TokenSource};
-use crate::jwt::{ClaimValue, ValueKind};
+use crate::jwt::ClaimValue;
 use crate::reason::DenyReason;
 use crate::request::RequestView;
 
 /// Header carrying the deny reason when `responses.expose_reason` is on.
 pub const REASON_HEADER: &str = "x-jwt-authz-reason";
 
-/// Builds the response for a decision.
+/// Receives the parts of one response.
+pub(crate) trait Sink {
+    /// `CheckResponse.status`.
+    fn status(&mut self, code: i32, message: &str);
+    /// Starts a denied response with this HTTP status.
+    fn deny(&mut self, http_status: u16);
+    /// A header: set upstream (allow, `OVERWRITE_IF_EXISTS_OR_ADD`) or sent to the client (deny).
+    fn header(&mut self, name: &str, value: &str);
+    /// A request header removed before the upstream (allow).
+    fn remove_header(&mut self, name: &str);
+    /// A query parameter removed before the upstream (allow).
+    fn remove_query(&mut self, name: &str);
+    /// The denied response's body.
+    fn body(&mut self, body: &str);
+    /// A string entry of the dynamic metadata.
+    fn meta(&mut self, key: &str, value: &str);
+    /// A claim copied into the dynamic metadata.
+    fn meta_claim(&mut self, key: &str, value: ClaimValue<'_>);
+}
+
+/// Builds the response for a decision as a prost message.
 pub fn build(
     decision: &Decision<'_, '_>,
     view: &RequestView<'_>,
     config: &Config,
 ) -> CheckResponse {
+    let mut sink = ProstSink::default();
+    write(decision, view, config, &mut sink);
+    sink.finish()
+}
+
+/// Encodes the response for a decision as protobuf bytes, appended to `out`.
+pub fn encode(
+    decision: &Decision<'_, '_>,
+    view: &RequestView<'_>,
+    config: &Config,
+    out: &mut Vec<u8>,
+) {
+    let mut sink = WireSink::new(out);
+    write(decision, view, config, &mut sink);
+    sink.finish();
+}
+
+fn write(
+    decision: &Decision<'_, '_>,
+    view: &RequestView<'_>,
+    config: &Config,
+    sink: &mut impl Sink,
+) {
     match decision {
-        Decision::Allow(a) => allow(a, view, config),
-        Decision::Deny(d) => deny(d, config),
+        Decision::Allow(a) => allow(a, view, config, sink),
+        Decision::Deny(d) => deny(d, config, sink),
     }
 }
 
-fn header(key: &str, value: String) -> HeaderValueOption {
-    HeaderValueOption {
-        header: Some(HeaderValue {
-            key: key.to_string(),
-            value,
-            ..Default::default()
-        }),
-        append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
-        ..Default::default()
-    }
-}
-
-fn string(s: &str) -> Value {
-    Value {
-        kind: Some(Kind::StringValue(s.to_string())),
-    }
-}
-
-fn allow(a: &Allow<'_, '_>, view: &RequestView<'_>, config: &Config) -> CheckResponse {
+fn allow(a: &Allow<'_, '_>, view: &RequestView<'_>, config: &Config, sink: &mut impl Sink) {
     let fwd = &config.forward;
     let claims = a.token.as_ref().map(|t| t.claims.root());
-    let mut ok = OkHttpResponse::default();
+    sink.status(0, "");
     for (name, path) in &fwd.claims_to_headers {
         match claims.and_then(|c| path.header_value(c, fwd.max_value_bytes)) {
-            Some(v) => ok.headers.push(header(name, v)),
-            None => ok.headers_to_remove.push(name.clone()),
+            Some(v) => sink.header(name, &v),
+            None => sink.remove_header(name),
         }
     }
     if let Some(name) = &fwd.payload_header {
         match &a.token {
-            Some(t) => ok.headers.push(header(name, t.payload_b64.to_string())),
-            None => ok.headers_to_remove.push(name.clone()),
+            Some(t) => sink.header(name, t.payload_b64),
+            None => sink.remove_header(name),
         }
     }
     if fwd.strip_token {
         if let Some(found) = a.found {
-            strip(&config.jwt.sources[found.source], view, &mut ok);
+            strip(&config.jwt.sources[found.source], view, sink);
         }
     }
-    let mut fields = HashMap::with_capacity(8 + fwd.metadata_claims.len());
-    fields.insert("decision".to_string(), string("allow"));
+    sink.meta("decision", "allow");
     let reason = match &a.kind {
         AllowKind::Token => "ok",
         AllowKind::Public => "public",
         AllowKind::Shadow(d) => {
-            fields.insert("shadow_reason".into(), string(d.reason.as_label()));
+            sink.meta("shadow_reason", d.reason.as_label());
             "shadow"
         }
     };
-    fields.insert("reason".into(), string(reason));
+    sink.meta("reason", reason);
     if let Some(r) = a.rule {
-        fields.insert("rule".into(), string(&r.name));
+        sink.meta("rule", &r.name);
     }
     if let Some(t) = &a.token {
-        fields.insert("kid".into(), string(&t.key.kid));
+        sink.meta("kid", &t.key.kid);
         for claim in ["sub", "iss"] {
             if let Some(v) = t.claims.get_str(claim) {
-                fields.insert(claim.into(), string(&v));
+                sink.meta(claim, &v);
             }
         }
         for path in &fwd.metadata_claims {
@@ -102,22 +122,17 @@ fn allow(a: &Allow<'_, '_>, view: &RequestView<'_>, config: &Config) -> CheckRes
                 first.get_or_insert(v);
             });
             if let Some(v) = first {
-                fields.insert(path.as_str().to_string(), to_proto(v));
+                sink.meta_claim(path.as_str(), v);
             }
         }
-    }
-    CheckResponse {
-        status: Some(rpc::Status::default()),
-        http_response: Some(HttpResponse::OkResponse(ok)),
-        dynamic_metadata: Some(Struct { fields }),
     }
 }
 
 /// Removes the credential from where it was found.
-fn strip(source: &TokenSource, view: &RequestView<'_>, ok: &mut OkHttpResponse) {
+fn strip(source: &TokenSource, view: &RequestView<'_>, sink: &mut impl Sink) {
     match source {
-        TokenSource::Header { name, .. } => ok.headers_to_remove.push(name.clone()),
-        TokenSource::Query(name) => ok.query_parameters_to_remove.push(name.clone()),
+        TokenSource::Header { name, .. } => sink.remove_header(name),
+        TokenSource::Query(name) => sink.remove_query(name),
         TokenSource::Cookie(name) => {
             let kept: Vec<&str> = view
                 .header_values("cookie")
@@ -128,70 +143,35 @@ fn strip(source: &TokenSource, view: &RequestView<'_>, ok: &mut OkHttpResponse) 
                 })
                 .collect();
             if kept.is_empty() {
-                ok.headers_to_remove.push("cookie".into());
+                sink.remove_header("cookie");
             } else {
-                ok.headers.push(header("cookie", kept.join("; ")));
+                sink.header("cookie", &kept.join("; "));
             }
         }
     }
 }
 
-/// A claim → protobuf Value for dynamic metadata.
-fn to_proto(v: ClaimValue<'_>) -> Value {
-    let kind = match v.kind() {
-        ValueKind::Null => Kind::NullValue(0),
-        ValueKind::Bool => Kind::BoolValue(v.as_bool().unwrap_or_default()),
-        ValueKind::Number => Kind::NumberValue(v.as_f64().unwrap_or_default()),
-        ValueKind::String => Kind::StringValue(v.as_str().unwrap_or_default().into_owned()),
-        ValueKind::Array => Kind::ListValue(ListValue {
-            values: v.elements().map(to_proto).collect(),
-        }),
-        ValueKind::Object => Kind::StructValue(Struct {
-            fields: v
-                .members()
-                .map(|(k, v)| (k.into_owned(), to_proto(v)))
-                .collect(),
-        }),
-    };
-    Value { kind: Some(kind) }
-}
-
-fn deny(d: &Deny<'_>, config: &Config) -> CheckResponse {
+fn deny(d: &Deny<'_>, config: &Config, sink: &mut impl Sink) {
     let class = d.reason.class();
-    let mut headers = vec![header("cache-control", "no-store".into())];
+    sink.status(class.grpc_code(), d.reason.as_label());
+    sink.deny(class.http_status());
+    sink.header("cache-control", "no-store");
     if let Some(www) = www_authenticate(d, &config.responses.realm) {
-        headers.push(header("www-authenticate", www));
+        sink.header("www-authenticate", &www);
     }
-    let mut body = String::new();
     if config.responses.expose_reason {
-        headers.push(header(REASON_HEADER, d.reason.as_label().into()));
-        headers.push(header("content-type", "application/json".into()));
-        body = serde_json::json!({"error": class.body_error(), "reason": d.reason.as_label()})
-            .to_string();
+        sink.header(REASON_HEADER, d.reason.as_label());
+        sink.header("content-type", "application/json");
+        let body = serde_json::json!({"error": class.body_error(), "reason": d.reason.as_label()});
+        sink.body(&body.to_string());
     }
-    let mut fields = HashMap::with_capacity(4);
-    fields.insert("decision".to_string(), string("deny"));
-    fields.insert("reason".into(), string(d.reason.as_label()));
+    sink.meta("decision", "deny");
+    sink.meta("reason", d.reason.as_label());
     if let Some(r) = d.rule {
-        fields.insert("rule".into(), string(&r.name));
+        sink.meta("rule", &r.name);
     }
     if let Some(key) = d.key {
-        fields.insert("kid".into(), string(&key.kid));
-    }
-    CheckResponse {
-        status: Some(rpc::Status {
-            code: class.grpc_code(),
-            message: d.reason.as_label().into(),
-            details: Vec::new(),
-        }),
-        http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
-            status: Some(HttpStatus {
-                code: i32::from(class.http_status()),
-            }),
-            headers,
-            body,
-        })),
-        dynamic_metadata: Some(Struct { fields }),
+        sink.meta("kid", &key.kid);
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod decide;
 mod forward;
+mod wire;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
 use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse, OkHttpResponse};
 use serde_json::json;
 
-use super::{build_response, decide, AllowKind, Decision};
+use super::{build_response, decide, AllowKind, Decision, Deny};
 use crate::config::Config;
 use crate::keys::{Algorithm, KeyRing, LoadedKey};
 use crate::request::RequestView;
