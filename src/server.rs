@@ -5,13 +5,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use envoy_types::pb::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
-use crate::authz::{AuthzService, Shed};
+use crate::authz::{AuthzService, CheckServer, Shed};
 use crate::config::{Config, ListenAddr};
 use crate::keys::KeyRing;
 use crate::net;
@@ -115,7 +114,7 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     ));
 
     let grpc = grpc_builder().add_service(health).add_service(Shed::new(
-        AuthorizationServer::new(AuthzService::new(state.clone())),
+        CheckServer::new(AuthzService::new(state.clone())),
         state.clone(),
     ));
     let mut grpc = match incoming {

@@ -1,12 +1,13 @@
-//! The tonic adapter: `envoy.service.auth.v3.Authorization/Check`. It loads the snapshot once,
-//! runs [`decide`], counts and logs the outcome, and builds the response. Nothing here blocks.
+//! Answering one Check: load the snapshot once, run [`decide`], count and log the outcome, then
+//! write the response. The server calls [`AuthzService::answer_bytes`] (protobuf bytes in and
+//! out, see `grpc`); [`AuthzService::answer`] takes and returns prost messages for `explain`,
+//! benches and tests. Nothing here blocks.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use envoy_types::pb::envoy::service::auth::v3::authorization_server::Authorization;
 use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
-use tonic::{Request, Response, Status};
+use tonic::Status;
 
 use super::check::{decide, AllowKind, Decision};
 use super::response;
@@ -27,12 +28,31 @@ impl AuthzService {
         Self { state }
     }
 
-    /// Answers one Check (the same logic tonic calls; public for in-process benches).
+    /// Answers one Check given as a prost message.
     pub fn answer(&self, req: &CheckRequest) -> Result<CheckResponse, Status> {
+        self.timed(RequestView::new(req), |decision, view, config| {
+            response::build(decision, view, config)
+        })
+    }
+
+    /// Answers one Check given as protobuf bytes, appending the encoded response to `out`.
+    pub fn answer_bytes(&self, request: &[u8], out: &mut Vec<u8>) -> Result<(), Status> {
+        let wire = crate::wire::WireRequest::decode(request)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        self.timed(RequestView::from_wire(wire), |decision, view, config| {
+            response::encode(decision, view, config, out)
+        })
+    }
+
+    fn timed<R>(
+        &self,
+        view: RequestView<'_>,
+        respond: impl FnOnce(&Decision<'_, '_>, &RequestView<'_>, &crate::config::Config) -> R,
+    ) -> Result<R, Status> {
         let start = Instant::now();
         let snap = self.state.snapshot();
         let metrics = &self.state.metrics;
-        let result = check_once(req, &snap, metrics);
+        let result = check_once(&view, &snap, metrics).map(|d| respond(&d, &view, &snap.config));
         metrics.observe_duration(start.elapsed().as_secs_f64());
         result
     }
@@ -45,14 +65,14 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn check_once(
-    req: &CheckRequest,
-    snap: &Snapshot,
+/// Decides, counts and logs.
+fn check_once<'s, 't>(
+    view: &RequestView<'t>,
+    snap: &'s Snapshot,
     metrics: &Metrics,
-) -> Result<CheckResponse, Status> {
-    let view = RequestView::new(req);
+) -> Result<Decision<'s, 't>, Status> {
     let config = &snap.config;
-    let decision = match decide(&view, config, &snap.keys, unix_now()) {
+    let decision = match decide(view, config, &snap.keys, unix_now()) {
         Ok(d) => d,
         Err(_) => {
             metrics.error(ErrorReason::Unavailable);
@@ -122,15 +142,5 @@ fn check_once(
             );
         }
     }
-    Ok(response::build(&decision, &view, config))
-}
-
-#[tonic::async_trait]
-impl Authorization for AuthzService {
-    async fn check(
-        &self,
-        request: Request<CheckRequest>,
-    ) -> Result<Response<CheckResponse>, Status> {
-        self.answer(request.get_ref()).map(Response::new)
-    }
+    Ok(decision)
 }
