@@ -61,6 +61,16 @@ fn full_check(c: &mut Criterion) {
             service.answer(&req).unwrap().encode_to_vec()
         })
     });
+    // What the server does: bytes in, bytes out (zero-copy read, direct encode).
+    let mut out = Vec::with_capacity(512);
+    g.bench_function("allow_bytes_in_bytes_out", |b| {
+        b.iter(|| {
+            out.clear();
+            service
+                .answer_bytes(black_box(bytes.as_slice()), &mut out)
+                .unwrap();
+        })
+    });
     g.finish();
 }
 

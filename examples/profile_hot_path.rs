@@ -1,8 +1,8 @@
 //! Runs one hot-path operation N times, for instruction counts under callgrind (repeatable on a
 //! noisy machine, unlike wall time):
 //!   valgrind --tool=callgrind target/release/examples/profile_hot_path check 20000
-//! Operations: verify (HS256, typical token), decide (50 rules), check (full in-process Check),
-//! extract (token from the request). Prints nothing: divide callgrind's total by N, after
+//! Operations: verify (HS256, typical token), decide (50 rules), check (full in-process Check
+//! on prost messages), bytes (the server's path: protobuf bytes in and out), extract. Prints nothing: divide callgrind's total by N, after
 //! subtracting a run with N=0 (setup cost).
 
 use std::hint::black_box;
@@ -33,6 +33,8 @@ fn main() {
             .is_ok_and(|r| r.status.is_some_and(|s| s.code == 0)),
         "the profiled Check must be an allow"
     );
+    let bytes = prost::Message::encode_to_vec(&req);
+    let mut out = Vec::with_capacity(512);
     for _ in 0..n {
         match op.as_str() {
             "verify" => {
@@ -54,6 +56,10 @@ fn main() {
             "decide" => {
                 let view = RequestView::new(black_box(&req));
                 black_box(decide(&view, &snap.0, &snap.1, now).is_ok());
+            }
+            "bytes" => {
+                out.clear();
+                black_box(service.answer_bytes(black_box(&bytes), &mut out).is_ok());
             }
             _ => {
                 black_box(service.answer(black_box(&req)).is_ok());

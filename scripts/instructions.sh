@@ -8,7 +8,7 @@ cargo build -q --release --example profile_hot_path
 bin=target/release/examples/profile_hot_path
 count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 | awk '/Collected/ {print $4}'; }
 n=2000
-for op in extract verify decide check; do
+for op in extract verify decide check bytes; do
   base=$(count "$op" 0); total=$(count "$op" "$n")
   printf '%-8s %8d instructions/op\n' "$op" $(( (total - base) / n ))
 done
