@@ -35,6 +35,9 @@ pub struct WireRequest<'a> {
     pub context_extensions: Vec<(&'a str, &'a str)>,
 }
 
+/// Deepest nesting of skipped groups (prost's recursion limit).
+const MAX_GROUP_DEPTH: usize = 100;
+
 /// A protobuf reader over a byte slice.
 struct Reader<'a> {
     buf: &'a [u8],
@@ -81,10 +84,22 @@ impl<'a> Reader<'a> {
     }
 
     fn skip(&mut self, wire_type: u8) -> Result<(), WireError> {
+        self.skip_nested(wire_type, 0)
+    }
+
+    /// Skips one field's value; deprecated groups (wire type 3 up to the matching 4) nest at
+    /// most [`MAX_GROUP_DEPTH`] deep, as prost allows.
+    fn skip_nested(&mut self, wire_type: u8, depth: usize) -> Result<(), WireError> {
         match wire_type {
             0 => self.varint().map(drop),
             1 => self.advance(8),
             2 => self.bytes().map(drop),
+            3 if depth < MAX_GROUP_DEPTH => loop {
+                match self.next()?.ok_or(WireError)? {
+                    (_, 4) => return Ok(()),
+                    (_, wt) => self.skip_nested(wt, depth + 1)?,
+                }
+            },
             5 => self.advance(4),
             _ => Err(WireError),
         }

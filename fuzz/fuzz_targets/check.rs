@@ -8,8 +8,9 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
-use envoy_types::pb::envoy::service::auth::v3::CheckRequest;
-use jwt_authz::authz::{build_response, decide, AllowKind, Decision};
+use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
+use jwt_authz::authz::{build_response, decide, encode_response, AllowKind, Decision};
+use jwt_authz::wire::WireRequest;
 use jwt_authz::config::Config;
 use jwt_authz::keys::{Algorithm, KeyRing};
 use jwt_authz::request::RequestView;
@@ -53,10 +54,18 @@ forward:
 }
 
 fn run(req: &CheckRequest) {
+    check_view(RequestView::new(req));
+}
+
+/// Decides on a view; the directly encoded response must decode to the prost builder's.
+fn check_view(view: RequestView<'_>) {
     let (config, keys, _) = setup();
-    let view = RequestView::new(req);
     let Ok(decision) = decide(&view, config, keys, NOW) else { return };
     let response = build_response(&decision, &view, config);
+    let mut bytes = Vec::new();
+    encode_response(&decision, &view, config, &mut bytes);
+    let decoded = CheckResponse::decode(bytes.as_slice()).expect("encode_response wrote valid protobuf");
+    assert_eq!(decoded, response, "encode_response and build_response disagree");
     if let Decision::Allow(a) = &decision {
         match &a.kind {
             AllowKind::Token => {
@@ -76,8 +85,14 @@ fn run(req: &CheckRequest) {
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else { return };
     if mode % 2 == 0 {
+        // The server's path: the zero-copy reader, which must accept whatever prost accepts.
+        let wire = WireRequest::decode(rest);
         if let Ok(req) = CheckRequest::decode(rest) {
+            assert!(wire.is_ok(), "prost accepted bytes the wire reader rejects");
             run(&req);
+        }
+        if let Ok(wire) = wire {
+            check_view(RequestView::from_wire(wire));
         }
         return;
     }

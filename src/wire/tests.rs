@@ -118,3 +118,36 @@ fn malformed_inputs_are_errors() {
     not_utf8[1] = (not_utf8.len() - 2) as u8;
     assert!(WireRequest::decode(&not_utf8).is_err());
 }
+
+#[test]
+fn deprecated_groups_are_skipped_like_prost_does() {
+    // Found by the check fuzzer: a start-group/end-group pair (field 10, wire types 3 and 4)
+    // that prost skips as an unknown field was rejected.
+    for bytes in [&[0x53u8, 0x54][..], &[0x53, 0x08, 0x01, 0x5b, 0x5c, 0x54]] {
+        assert!(CheckRequest::decode(bytes).is_ok());
+        assert!(WireRequest::decode(bytes).is_ok(), "{bytes:?}");
+    }
+    // An unterminated group, a stray end-group, and nesting past the limit are errors.
+    let deep: Vec<u8> = std::iter::repeat_n(0x53u8, 200)
+        .chain(std::iter::repeat_n(0x54, 200))
+        .collect();
+    for bytes in [&[0x53u8][..], &[0x54], &deep] {
+        assert!(WireRequest::decode(bytes).is_err());
+    }
+}
+
+#[test]
+fn group_nesting_limit_matches_prost() {
+    for depth in 90..110 {
+        let bytes: Vec<u8> = std::iter::repeat_n(0x53u8, depth)
+            .chain(std::iter::repeat_n(0x54, depth))
+            .collect();
+        let prost_ok = CheckRequest::decode(bytes.as_slice()).is_ok();
+        if prost_ok {
+            assert!(
+                WireRequest::decode(&bytes).is_ok(),
+                "depth {depth}: prost accepts, the reader must too"
+            );
+        }
+    }
+}
