@@ -279,3 +279,34 @@ async fn repeated_authorization_headers_are_malformed() {
     let resp = client.check(request).await.unwrap().into_inner();
     assert_eq!(resp.status.unwrap().message, "malformed");
 }
+
+#[tokio::test]
+async fn other_methods_are_unimplemented_and_bad_protobuf_is_invalid_argument() {
+    use support::raw::grpc_call;
+    let f = fixture();
+    let server = JwtAuthz::start(&f.config_path());
+    let (http, status, message) = grpc_call(
+        &server.grpc,
+        "/envoy.service.auth.v3.Authorization/Other",
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (http, status.as_str()),
+        (200, "12"),
+        "UNIMPLEMENTED: {message}"
+    );
+    // A length-delimited field whose length runs past the end of the message.
+    let (_, status, message) = grpc_call(
+        &server.grpc,
+        jwt_authz::authz::CHECK_PATH,
+        &[0x0a, 0x05, 0x01],
+    )
+    .await;
+    assert_eq!(status, "3", "INVALID_ARGUMENT: {message}");
+    assert!(message.contains("malformed CheckRequest"), "{message}");
+    // The same path answers a well-formed Check.
+    let good = prost::Message::encode_to_vec(&req("/api", Some(&mint("a", KEY_A, base()))));
+    let (_, status, _) = grpc_call(&server.grpc, jwt_authz::authz::CHECK_PATH, &good).await;
+    assert_eq!(status, "0");
+}

@@ -113,15 +113,22 @@ pub fn decide<'s, 't>(
         }
         Selection::NoRules | Selection::NoMatch => None,
     };
-    let found = jwt::extract(view, &config.jwt.sources, config.limits.max_header_bytes);
+    let extract = || jwt::extract(view, &config.jwt.sources, config.limits.max_header_bytes);
     if let Some(r) = rule.filter(|r| r.public) {
+        // The token is ignored; it is looked for only when it must be stripped.
+        let found = if config.forward.strip_token {
+            extract().ok().flatten()
+        } else {
+            None
+        };
         return Ok(Decision::Allow(Allow {
             rule: Some(r),
             token: None,
-            found: found.ok().flatten(),
+            found,
             kind: AllowKind::Public,
         }));
     }
+    let found = extract();
     if keys.is_empty() {
         return Err(Unavailable);
     }

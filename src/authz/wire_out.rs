@@ -104,9 +104,15 @@ fn fix_length(out: &mut Vec<u8>, at: usize) {
     if len < 0x80 {
         out[at] = len as u8;
     } else {
-        let mut bytes = Vec::with_capacity(3);
-        varint(&mut bytes, len as u64);
-        out.splice(at..=at, bytes);
+        // A varint on the stack: this runs for most allows (the metadata passes 127 bytes).
+        let (mut bytes, mut n, mut v) = ([0u8; 10], 0, len as u64);
+        while v >= 0x80 {
+            bytes[n] = (v as u8) | 0x80;
+            v >>= 7;
+            n += 1;
+        }
+        bytes[n] = v as u8;
+        out.splice(at..=at, bytes[..=n].iter().copied());
     }
 }
 
@@ -213,5 +219,32 @@ impl Sink for WireSink<'_> {
     fn meta_claim(&mut self, k: &str, v: ClaimValue<'_>) {
         self.enter(Section::Metadata);
         map_entry(self.out, k, |out| value(out, v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_widen_across_varint_boundaries() {
+        for len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
+            let mut out = vec![0xAA];
+            nested(&mut out, 7, |o| o.extend(std::iter::repeat_n(b'x', len)));
+            // key (field 7, wire type 2), then the length varint, then the payload.
+            assert_eq!(&out[..2], &[0xAA, 7 << 3 | 2]);
+            let (mut v, mut shift, mut i) = (0usize, 0, 2);
+            loop {
+                v |= usize::from(out[i] & 0x7f) << shift;
+                shift += 7;
+                i += 1;
+                if out[i - 1] < 0x80 {
+                    break;
+                }
+            }
+            assert_eq!(v, len, "length {len}");
+            assert_eq!(out.len() - i, len, "payload intact after widening ({len})");
+            assert!(out[i..].iter().all(|&b| b == b'x'));
+        }
     }
 }

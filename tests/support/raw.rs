@@ -40,3 +40,39 @@ pub fn framed_check(token: &str) -> Vec<u8> {
     framed.extend_from_slice(&msg);
     framed
 }
+
+/// One complete gRPC call with raw message bytes: (HTTP status, grpc-status, grpc-message).
+pub async fn grpc_call(grpc: &str, path: &str, message: &[u8]) -> (u16, String, String) {
+    let tcp = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut client = client.ready().await.unwrap();
+    let request = ::http::Request::post(format!("http://{grpc}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let (response, mut send) = client.send_request(request, false).unwrap();
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    framed.extend_from_slice(message);
+    send.send_data(Bytes::from(framed), true).unwrap();
+    let response = response.await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let mut body = response.into_body();
+    while body.data().await.is_some() {}
+    // A trailers-only error puts grpc-status in the headers.
+    let trailers = body.trailers().await.unwrap().unwrap_or(headers);
+    let get = |k: &str| {
+        trailers
+            .get(k)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    // grpc-message is percent-encoded on the wire.
+    let message = get("grpc-message").replace("%20", " ");
+    (status, get("grpc-status"), message)
+}

@@ -119,6 +119,14 @@ fn strip_token_removes_the_credential_where_it_was_found() {
     let (_, resp) = run(&cfg, &request("GET", "/", "h", Some(&t), &[]));
     assert_eq!(ok_of(&resp).headers_to_remove, ["authorization"]);
 
+    // A public route ignores the token but still strips it.
+    let public = config(
+        "keys: [{ dir: /k, algorithm: HS256 }]\nrules: [{ name: p, match: {}, public: true }]\nforward:\n  strip_token: true\n",
+    );
+    let (label, resp) = run(&public, &request("GET", "/", "h", Some(&t), &[]));
+    assert_eq!(label, "allow:public");
+    assert_eq!(ok_of(&resp).headers_to_remove, ["authorization"]);
+
     let cfg = strip("[{ cookie: at }]");
     let cookie = format!("a=1; at={t}; b=2");
     let (_, resp) = run(
