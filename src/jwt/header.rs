@@ -1,17 +1,16 @@
-//! The JOSE header, parsed without allocation from a stack buffer: `alg` and `kid` are borrowed,
-//! every member is checked for duplicates, and members that would let the token choose its own
+//! The JOSE header, parsed from a stack buffer by the strict claims parser: `alg` and `kid` are
+//! borrowed, every member is checked for duplicates (at any level), and members that would let the token choose its own
 //! key or processing rules are flagged for rejection (RFC 8725 §3.1, RFC 7515 §4.1.11).
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
-
-/// serde error text for a duplicate member.
-const DUPLICATE: &str = "duplicate member";
+use super::claims::{ClaimsError, Members};
 
 /// Most members a header may have (real headers have 2-4).
 const MAX_MEMBERS: usize = 16;
+
+/// Deepest nesting accepted in a header (real ones are flat; `jwk` is one level).
+const MAX_DEPTH: usize = 8;
 
 /// The parts of the header jwt-authz acts on.
 #[derive(Debug, Default)]
@@ -24,94 +23,39 @@ pub struct Header<'a> {
     pub forbidden: Option<&'static str>,
 }
 
-/// A string that borrows from the input when it has no escapes.
-struct Str<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Str<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Str<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'de>, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Str<'de>, E> {
-                Ok(Str(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for Header<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(HeaderVisitor)
-    }
-}
-
-struct HeaderVisitor;
-
-impl<'de> Visitor<'de> for HeaderVisitor {
-    type Value = Header<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JOSE header object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
-        let mut header = Header::default();
-        let mut seen: [Option<Cow<'de, str>>; MAX_MEMBERS] = Default::default();
-        let mut count = 0;
-        while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
-            if seen[..count].iter().flatten().any(|k| *k == key) {
-                return Err(de::Error::custom(DUPLICATE));
-            }
-            if count == MAX_MEMBERS {
-                return Err(de::Error::custom("too many header members"));
-            }
-            match key.as_ref() {
-                "alg" => header.alg = Some(map.next_value::<Str<'de>>()?.0),
-                "kid" => header.kid = Some(map.next_value::<Str<'de>>()?.0),
-                other => {
-                    map.next_value::<IgnoredAny>()?;
-                    let why = match other {
-                        "crit" => Some("crit header parameter is not supported"),
-                        "jku" | "x5u" | "jwk" | "x5c" => {
-                            Some("header names its own key (jku/x5u/jwk/x5c); keys come only from configuration")
-                        }
-                        "enc" | "zip" => Some("encrypted tokens (JWE) are not accepted"),
-                        "b64" => Some("unencoded payloads (b64) are not supported"),
-                        _ => None,
-                    };
-                    header.forbidden = header.forbidden.or(why);
-                }
-            }
-            seen[count] = Some(key);
-            count += 1;
-        }
-        Ok(header)
-    }
-}
-
-/// Parses a decoded header.
+/// Parses a decoded header with the strict claims parser.
 pub fn parse(bytes: &[u8]) -> Result<Header<'_>, &'static str> {
-    serde_json::from_slice::<Header<'_>>(bytes).map_err(|e| {
-        let text = e.to_string();
-        if text.starts_with(DUPLICATE) {
-            "duplicate member in header"
-        } else if text.starts_with("too many") {
-            "too many header members"
-        } else if e.is_data()
-            && (text.contains("alg") || text.contains("kid") || text.contains("string"))
-        {
-            "alg and kid must be strings"
-        } else {
-            "header is not a JSON object"
+    let not_object = "header is not a JSON object";
+    let text = std::str::from_utf8(bytes).map_err(|_| not_object)?;
+    let members = Members::parse(text, MAX_DEPTH).map_err(|e| match e {
+        ClaimsError::Duplicate => "duplicate member in header",
+        ClaimsError::TooDeep => "header is nested too deeply",
+        ClaimsError::Invalid => not_object,
+    })?;
+    let mut header = Header::default();
+    for (count, (key, value)) in members.enumerate() {
+        if count == MAX_MEMBERS {
+            return Err("too many header members");
         }
-    })
+        let not_string = "alg and kid must be strings";
+        match &*key {
+            "alg" => header.alg = Some(value.ok_or(not_string)?),
+            "kid" => header.kid = Some(value.ok_or(not_string)?),
+            other => {
+                let why = match other {
+                    "crit" => Some("crit header parameter is not supported"),
+                    "jku" | "x5u" | "jwk" | "x5c" => Some(
+                        "header names its own key (jku/x5u/jwk/x5c); keys come only from configuration",
+                    ),
+                    "enc" | "zip" => Some("encrypted tokens (JWE) are not accepted"),
+                    "b64" => Some("unencoded payloads (b64) are not supported"),
+                    _ => None,
+                };
+                header.forbidden = header.forbidden.or(why);
+            }
+        }
+    }
+    Ok(header)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Tokens: finding one in the request (`extract`) and verifying it (`verify`). Pure functions
 //! of their inputs; no I/O, no locks.
 
+mod b64;
 mod claims;
 mod extract;
 mod header;

@@ -2,18 +2,38 @@
 //! the algorithm its key is pinned to, the signature is checked before the claims are parsed,
 //! and time, issuer, audience and lifetime rules apply with the configured leeway.
 
-use super::{header, ClaimValue, Claims, ClaimsError, TokenError, ValueKind, Verified};
+use super::{b64, header, ClaimValue, Claims, ClaimsError, TokenError, ValueKind, Verified};
 use crate::config::{JwtSettings, Limits};
 use crate::keys::{Algorithm, Key, KeyRing};
 use crate::reason::DenyReason;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 
 /// Largest decoded header accepted (real ones are under 100 bytes).
 const MAX_HEADER_BYTES: usize = 1024;
 
 fn fail(reason: DenyReason, detail: &'static str) -> TokenError {
     TokenError { reason, detail }
+}
+
+/// The three parts of a compact JWS; JWE (five parts) and other shapes are refused.
+fn split(token: &str) -> Result<(&str, &str, &str), TokenError> {
+    let shape = || {
+        fail(
+            DenyReason::Malformed,
+            "not a compact JWS (expected header.payload.signature)",
+        )
+    };
+    let bytes = token.as_bytes();
+    let first = memchr::memchr(b'.', bytes).ok_or_else(shape)?;
+    let second = first + 1 + memchr::memchr(b'.', &bytes[first + 1..]).ok_or_else(shape)?;
+    let signature = &token[second + 1..];
+    match memchr::memchr_iter(b'.', signature.as_bytes()).count() {
+        0 => Ok((&token[..first], &token[first + 1..second], signature)),
+        2 => Err(fail(
+            DenyReason::Malformed,
+            "encrypted tokens (JWE) are not accepted",
+        )),
+        _ => Err(shape()),
+    }
 }
 
 /// Verifies `token` against `ring` and the claim rules. `now` is Unix time in seconds.
@@ -31,33 +51,13 @@ pub fn verify<'r, 't>(
             "token is longer than jwt.max_token_bytes",
         ));
     }
-    let mut parts = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64)) =
-        (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(fail(
-            Malformed,
-            "not a compact JWS (expected header.payload.signature)",
-        ));
-    };
-    match parts.count() {
-        0 => {}
-        2 => return Err(fail(Malformed, "encrypted tokens (JWE) are not accepted")),
-        _ => {
-            return Err(fail(
-                Malformed,
-                "not a compact JWS (expected header.payload.signature)",
-            ))
-        }
-    }
-
+    let (header_b64, payload_b64, signature_b64) = split(token)?;
     let mut header_buf = [0u8; MAX_HEADER_BYTES];
     if header_b64.len() > MAX_HEADER_BYTES / 3 * 4 {
         return Err(fail(Malformed, "header is too large"));
     }
-    let n = URL_SAFE_NO_PAD
-        .decode_slice(header_b64, &mut header_buf)
-        .map_err(|_| fail(Malformed, "header is not canonical base64url"))?;
+    let n = b64::decode_into(header_b64.as_bytes(), &mut header_buf)
+        .ok_or_else(|| fail(Malformed, "header is not canonical base64url"))?;
     let header = header::parse(&header_buf[..n]).map_err(|d| fail(Malformed, d))?;
     if let Some(why) = header.forbidden {
         return Err(fail(Malformed, why));
@@ -76,9 +76,8 @@ pub fn verify<'r, 't>(
     if signature_b64.len() > 86 {
         return Err(fail(BadSignature, "signature has the wrong length"));
     }
-    let sig_len = URL_SAFE_NO_PAD
-        .decode_slice(signature_b64, &mut sig_buf)
-        .map_err(|_| fail(Malformed, "signature is not canonical base64url"))?;
+    let sig_len = b64::decode_into(signature_b64.as_bytes(), &mut sig_buf)
+        .ok_or_else(|| fail(Malformed, "signature is not canonical base64url"))?;
     if sig_len != alg.output_len() {
         return Err(fail(BadSignature, "signature has the wrong length"));
     }
@@ -119,9 +118,8 @@ pub fn verify<'r, 't>(
             "claims are larger than limits.max_claims_bytes",
         ));
     }
-    let payload = URL_SAFE_NO_PAD
-        .decode(payload_b64)
-        .map_err(|_| fail(Malformed, "payload is not canonical base64url"))?;
+    let payload = b64::decode_vec(payload_b64.as_bytes())
+        .ok_or_else(|| fail(Malformed, "payload is not canonical base64url"))?;
     let claims = Claims::parse(payload, limits.max_claims_depth).map_err(|e| match e {
         ClaimsError::Duplicate => fail(Malformed, "duplicate member in claims"),
         ClaimsError::TooDeep => fail(

@@ -91,6 +91,44 @@ impl Claims {
     }
 }
 
+/// The top-level members of a JSON object parsed as strictly as claims are (grammar, UTF-8,
+/// duplicates at any level, depth), as (key, the value if it is a string). For the JOSE header,
+/// whose members jwt-authz reads are all strings.
+pub(crate) struct Members<'a> {
+    text: &'a str,
+    nodes: Vec<Node>,
+    i: usize,
+}
+
+impl<'a> Members<'a> {
+    /// Parses `text`, at most `max_depth` containers deep.
+    pub(crate) fn parse(text: &'a str, max_depth: usize) -> Result<Self, ClaimsError> {
+        if text.len() > u32::MAX as usize / 2 {
+            return Err(ClaimsError::Invalid);
+        }
+        let nodes = Parser::run(text.as_bytes(), max_depth)?;
+        Ok(Self { text, nodes, i: 1 })
+    }
+
+    fn string(&self, n: Node) -> Option<Cow<'a, str>> {
+        let raw = &self.text[n.start as usize..n.end as usize];
+        matches!(n.kind, Kind::Str | Kind::EscapedStr).then(|| unescape(raw, n.kind))
+    }
+}
+
+impl<'a> Iterator for Members<'a> {
+    type Item = (Cow<'a, str>, Option<Cow<'a, str>>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.i >= self.nodes[0].next as usize {
+            return None;
+        }
+        let (key, value) = (self.nodes[self.i], self.nodes[self.i + 1]);
+        self.i = value.next as usize;
+        Some((self.string(key).unwrap_or_default(), self.string(value)))
+    }
+}
+
 /// A handle on one value of the claims.
 #[derive(Clone, Copy)]
 pub struct Value<'c> {
@@ -157,10 +195,13 @@ impl<'c> Value<'c> {
             return None;
         }
         let raw = self.raw();
-        if raw.len() <= 15 && !raw.contains(['.', 'e', 'E']) {
-            if let Ok(i) = raw.parse::<i64>() {
-                return Some(i as f64);
-            }
+        let digits = raw.strip_prefix('-').unwrap_or(raw);
+        if digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            // Exact: fifteen digits fit in f64's 53-bit mantissa.
+            let n = digits
+                .bytes()
+                .fold(0u64, |n, b| n * 10 + u64::from(b - b'0')) as f64;
+            return Some(if digits.len() < raw.len() { -n } else { n });
         }
         raw.parse::<f64>().ok().filter(|f| f.is_finite())
     }

@@ -147,7 +147,8 @@ impl Parser<'_> {
         let start = self.i;
         let mut escaped = false;
         loop {
-            match self.peek().ok_or(ClaimsError::Invalid)? {
+            self.i = plain_end(self.s, self.i).ok_or(ClaimsError::Invalid)?;
+            match self.s[self.i] {
                 b'"' => break,
                 b'\\' => {
                     escaped = true;
@@ -158,8 +159,7 @@ impl Parser<'_> {
                         _ => return Err(ClaimsError::Invalid),
                     }
                 }
-                0x00..=0x1f => return Err(ClaimsError::Invalid),
-                _ => self.i += 1,
+                _ => return Err(ClaimsError::Invalid),
             }
         }
         let kind = if escaped { Kind::EscapedStr } else { Kind::Str };
@@ -205,10 +205,6 @@ impl Parser<'_> {
         let node = self.push(Kind::Object, self.i, self.i);
         self.i += 1;
         self.ws();
-        // Keys seen in this object (node indices), for the duplicate check; inline up to 32.
-        let mut inline = [0usize; 32];
-        let mut spill: Vec<usize> = Vec::new();
-        let mut count = 0;
         if self.peek() == Some(b'}') {
             self.i += 1;
         } else {
@@ -218,19 +214,14 @@ impl Parser<'_> {
                     return Err(ClaimsError::Invalid);
                 }
                 let key = self.string()?;
-                let seen = inline[..count.min(32)].iter().chain(&spill);
-                if seen
-                    .into_iter()
-                    .any(|&k| key_eq(self.s, &self.nodes[k], &self.nodes[key]))
-                {
-                    return Err(ClaimsError::Duplicate);
+                // The earlier keys of this object are on the tape: key, value subtree, key...
+                let mut k = node + 1;
+                while k < key {
+                    if key_eq(self.s, &self.nodes[k], &self.nodes[key]) {
+                        return Err(ClaimsError::Duplicate);
+                    }
+                    k = self.nodes[k + 1].next as usize;
                 }
-                if count < 32 {
-                    inline[count] = key;
-                } else {
-                    spill.push(key);
-                }
-                count += 1;
                 self.ws();
                 if self.peek() != Some(b':') {
                     return Err(ClaimsError::Invalid);
@@ -288,11 +279,35 @@ impl Parser<'_> {
     }
 }
 
+/// Index of the first `"`, `\\` or control character at or after `from`, eight bytes at a
+/// time (SWAR: a byte's high bit in the mask marks a match; the lowest marked byte is exact).
+fn plain_end(s: &[u8], mut i: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    while let Some(chunk) = s.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let hits = zero_byte(x ^ (ONES * u64::from(b'"')))
+            | zero_byte(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if hits != 0 {
+            return Some(i + hits.trailing_zeros() as usize / 8);
+        }
+        i += 8;
+    }
+    s[i..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|p| i + p)
+}
+
 /// Compares two string nodes by their decoded contents.
 fn key_eq(s: &[u8], a: &Node, b: &Node) -> bool {
     let raw = |n: &Node| &s[n.start as usize..n.end as usize];
     if a.kind == Kind::Str && b.kind == Kind::Str {
-        return raw(a) == raw(b);
+        return a.end - a.start == b.end - b.start && raw(a) == raw(b);
     }
     let text = |n: &Node| {
         std::str::from_utf8(raw(n))
@@ -302,11 +317,18 @@ fn key_eq(s: &[u8], a: &Node, b: &Node) -> bool {
     text(a) == text(b)
 }
 
-/// Decodes a string's JSON escapes (only called for strings that have some).
+/// A string's contents: borrowed when it has no escapes, decoded otherwise.
+#[inline]
 pub(super) fn unescape(raw: &str, kind: Kind) -> Cow<'_, str> {
     if kind == Kind::Str {
         return Cow::Borrowed(raw);
     }
+    decode_escapes(raw)
+}
+
+/// Decodes a string's JSON escapes (only called for strings that have some).
+#[cold]
+fn decode_escapes(raw: &str) -> Cow<'_, str> {
     // The parser validated the escapes; serde_json decodes them.
     serde_json::from_str::<String>(&format!("\"{raw}\""))
         .map(Cow::Owned)

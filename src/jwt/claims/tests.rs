@@ -197,3 +197,27 @@ fn unicode_escapes_need_exactly_four_hex_digits() {
         Some("éé")
     );
 }
+
+#[test]
+fn numbers_read_as_f64_exactly_as_the_standard_parser_does() {
+    for raw in [
+        "0",
+        "-0",
+        "7",
+        "-7",
+        "1767225600",
+        "-1767225600",
+        "999999999999999",
+        "-999999999999999",
+        "9007199254740993",
+        "12345678901234567890",
+        "1.5",
+        "-2.5e3",
+        "1E2",
+    ] {
+        let c = parse(&format!(r#"{{"n":{raw}}}"#)).unwrap();
+        let got = c.get("n").unwrap().as_f64().unwrap();
+        let want: f64 = raw.parse().unwrap();
+        assert_eq!(got.to_bits(), want.to_bits(), "{raw}");
+    }
+}
