@@ -79,10 +79,13 @@ fn allow(a: &Allow<'_, '_>, view: &RequestView<'_>, config: &Config, sink: &mut 
     let fwd = &config.forward;
     let claims = a.token.as_ref().map(|t| t.claims.root());
     sink.status(0, "");
+    let mut value = String::new();
     for (name, path) in &fwd.claims_to_headers {
-        match claims.and_then(|c| path.header_value(c, fwd.max_value_bytes)) {
-            Some(v) => sink.header(name, &v),
-            None => sink.remove_header(name),
+        match claims {
+            Some(c) if path.write_header_value(c, fwd.max_value_bytes, &mut value) => {
+                sink.header(name, &value)
+            }
+            _ => sink.remove_header(name),
         }
     }
     if let Some(name) = &fwd.payload_header {

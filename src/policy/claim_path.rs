@@ -66,18 +66,29 @@ impl ClaimPath {
     /// is removed.
     pub fn header_value(&self, root: ClaimValue<'_>, max_len: usize) -> Option<String> {
         let mut out = String::new();
+        self.write_header_value(root, max_len, &mut out)
+            .then_some(out)
+    }
+
+    /// [`Self::header_value`] into a caller's buffer (cleared first), so one buffer serves
+    /// every forwarded header of a Check; false when the header must be removed.
+    pub fn write_header_value(
+        &self,
+        root: ClaimValue<'_>,
+        max_len: usize,
+        out: &mut String,
+    ) -> bool {
+        out.clear();
         let mut first = true;
         self.visit(root, &mut |v| match v.kind() {
             ValueKind::Array => {
                 for item in v.elements().filter(|i| !i.is_null()) {
-                    push_item(&mut out, &mut first, item);
+                    push_item(out, &mut first, item);
                 }
             }
-            _ => push_item(&mut out, &mut first, v),
+            _ => push_item(out, &mut first, v),
         });
-        let safe =
-            !first && out.len() <= max_len && !out.chars().any(|c| c.is_control() && c != '\t');
-        safe.then_some(out)
+        !first && out.len() <= max_len && !out.chars().any(|c| c.is_control() && c != '\t')
     }
 }
 

@@ -96,6 +96,44 @@ pub struct Policy {
     /// Applies when rules exist and none matches.
     pub default: DefaultAction,
     by_name: HashMap<String, usize>,
+    /// Per rule, the first bytes its path must start with: a quick filter (one AND and one
+    /// compare) that skips most non-matching rules without a string comparison.
+    heads: Vec<PathHead>,
+}
+
+/// Up to the first eight bytes of a path, with a mask of the bytes a rule fixes.
+#[derive(Clone, Copy, Debug, Default)]
+struct PathHead {
+    word: u64,
+    mask: u64,
+}
+
+impl PathHead {
+    /// The first eight bytes of `path` (zero-padded), all significant.
+    fn of(path: &str) -> u64 {
+        let mut word = [0u8; 8];
+        let n = path.len().min(8);
+        word[..n].copy_from_slice(&path.as_bytes()[..n]);
+        u64::from_le_bytes(word)
+    }
+
+    /// What a rule fixes: its literal path or prefix's first bytes; nothing for any path or a
+    /// regex.
+    fn of_rule(m: &PathMatch) -> Self {
+        let (PathMatch::Exact(p) | PathMatch::Prefix(p)) = m else {
+            return Self::default();
+        };
+        let n = p.len().min(8);
+        let mask = if n == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * n)) - 1
+        };
+        Self {
+            word: Self::of(p) & mask,
+            mask,
+        }
+    }
 }
 
 /// The outcome of rule selection.
@@ -122,10 +160,15 @@ impl Policy {
             .enumerate()
             .map(|(i, r)| (r.name.clone(), i))
             .collect();
+        let heads = rules
+            .iter()
+            .map(|r| PathHead::of_rule(&r.matcher.path))
+            .collect();
         Self {
             rules,
             default,
             by_name,
+            heads,
         }
     }
 
@@ -158,10 +201,12 @@ impl Policy {
         } else {
             host.into()
         };
+        let head = PathHead::of(path);
         self.rules
             .iter()
-            .find(|r| r.matcher.matches(method, &host, path))
-            .map_or(Selection::NoMatch, Selection::Rule)
+            .zip(&self.heads)
+            .find(|(r, h)| head & h.mask == h.word && r.matcher.matches(method, &host, path))
+            .map_or(Selection::NoMatch, |(r, _)| Selection::Rule(r))
     }
 }
 
@@ -252,5 +297,51 @@ mod tests {
             ),
             "case-insensitive"
         );
+    }
+
+    #[test]
+    fn the_path_head_filter_never_changes_the_selection() {
+        let literals = [
+            "/",
+            "/a",
+            "/ab",
+            "/orders",
+            "/orders/",
+            "/orders/4",
+            "/orders/42",
+            "/orders/42/x",
+            "/ordersx",
+            "/orderz/42",
+            "/o",
+            "/é",
+            "/aaaaaaaa",
+            "/aaaaaaab",
+        ];
+        let rule = |i: usize, path: PathMatch| Rule {
+            index: i,
+            name: format!("r{i}"),
+            matcher: Matcher {
+                hosts: vec![],
+                methods: vec![],
+                path,
+            },
+            public: false,
+            require: Requirement::default(),
+            mode: Mode::Enforce,
+        };
+        for (i, lit) in literals.iter().enumerate() {
+            for path in literals {
+                for m in [
+                    PathMatch::Exact(lit.to_string()),
+                    PathMatch::Prefix(lit.to_string()),
+                ] {
+                    let want = m.clone();
+                    let policy = Policy::new(vec![rule(i, m)], DefaultAction::Deny);
+                    let expected = rule(i, want).matcher.matches("GET", "h", path);
+                    let got = matches!(policy.select(None, "GET", "h", path), Selection::Rule(_));
+                    assert_eq!(got, expected, "{lit} vs {path}");
+                }
+            }
+        }
     }
 }
