@@ -2,8 +2,9 @@
 //!   bench_tool fixtures DIR                 config, key, and pre-framed gRPC bodies (allow/deny)
 //!   bench_tool verify ADDR DIR [--noop]     check a server answers the bodies correctly
 //!   bench_tool upstream ADDR                a minimal HTTP/1.1 upstream for the Envoy runs
-//!   bench_tool envoy-configs DIR AUTHZ UPSTREAM
-//!                                           envoy-with.yaml / envoy-without.yaml from
+//!   bench_tool envoy-configs DIR AUTHZ UPSTREAM [NOOP]
+//!                                           envoy-with.yaml / envoy-without.yaml (and
+//!                                           envoy-noop.yaml: ext_authz to the no-op server) from
 //!                                           deploy/envoy/envoy.yaml (listener :18080, admin :19901)
 
 use std::path::{Path, PathBuf};
@@ -33,7 +34,12 @@ fn main() -> Result<()> {
             args.iter().any(|a| a == "--noop"),
         )),
         Some("upstream") => runtime()?.block_on(upstream(&arg(1)?)),
-        Some("envoy-configs") => envoy_configs(Path::new(&arg(1)?), &arg(2)?, &arg(3)?),
+        Some("envoy-configs") => envoy_configs(
+            Path::new(&arg(1)?),
+            &arg(2)?,
+            &arg(3)?,
+            args.get(4).map(String::as_str),
+        ),
         _ => Err("usage: bench_tool fixtures|verify|upstream|envoy-configs ...".into()),
     }
 }
@@ -111,14 +117,27 @@ async fn upstream(addr: &str) -> Result<()> {
     Ok(())
 }
 
-fn envoy_configs(dir: &Path, authz_port: &str, upstream_port: &str) -> Result<()> {
+fn envoy_configs(
+    dir: &Path,
+    authz_port: &str,
+    upstream_port: &str,
+    noop_port: Option<&str>,
+) -> Result<()> {
     let published: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/envoy/envoy.yaml");
-    let text = std::fs::read_to_string(published)?
-        .replace("port_value: 9191", &format!("port_value: {authz_port}"))
-        .replace("port_value: 8000", &format!("port_value: {upstream_port}"))
-        .replace("port_value: 8080", "port_value: 18080")
-        .replace("port_value: 9901", "port_value: 19901");
+    let published = std::fs::read_to_string(published)?;
+    let bootstrap = |authz: &str| {
+        published
+            .replace("port_value: 9191", &format!("port_value: {authz}"))
+            .replace("port_value: 8000", &format!("port_value: {upstream_port}"))
+            .replace("port_value: 8080", "port_value: 18080")
+            .replace("port_value: 9901", "port_value: 19901")
+    };
+    let text = bootstrap(authz_port);
     std::fs::write(dir.join("envoy-with.yaml"), &text)?;
+    // The same filter calling the no-op server: Envoy's own share of the ext_authz hop.
+    if let Some(port) = noop_port {
+        std::fs::write(dir.join("envoy-noop.yaml"), bootstrap(port))?;
+    }
     // The same bootstrap without the ext_authz filter: the baseline for the added latency.
     let mut doc: serde_yaml::Value = serde_yaml::from_str(&text)?;
     let hcm = &mut doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]

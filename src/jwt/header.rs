@@ -102,6 +102,19 @@ mod tests {
             parse(br#"{"alg":256}"#).unwrap_err(),
             "alg and kid must be strings"
         );
+        assert_eq!(
+            parse(br#"{"alg":"HS256","jwk":{"k":"a","k":"b"}}"#).unwrap_err(),
+            "duplicate member in header"
+        );
+        assert_eq!(
+            parse(br#"{"alg":"HS256","x":[[[[[[[[1]]]]]]]]}"#).unwrap_err(),
+            "header is nested too deeply"
+        );
+        assert!(parse(br#"{"alg":"HS256","x":[[[[[[1]]]]]]}"#).is_ok());
+        assert_eq!(
+            parse(b"{\"alg\":\"HS\xff\"}").unwrap_err(),
+            "header is not a JSON object"
+        );
         assert_eq!(parse(b"[]").unwrap_err(), "header is not a JSON object");
         assert_eq!(parse(b"{").unwrap_err(), "header is not a JSON object");
         let many: String = (0..17).map(|i| format!("\"m{i}\":1,")).collect();
