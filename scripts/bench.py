@@ -85,16 +85,20 @@ def main():
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="jwt-authz-bench-")
     subprocess.run([f"{REL}/examples/bench_tool", "fixtures", tmp], check=True)
-    ports = {"noop": free_port(), "jwt-authz": free_port()}
+    # noop: the generated (prost) server, the baseline of the targets. noop-raw: jwt-authz's own
+    # raw-bytes protocol path answering without reading the request, to isolate jwt-authz's work.
+    ports = {"noop": free_port(), "noop-raw": free_port(), "jwt-authz": free_port()}
     servers = {
         "noop": start([f"{REL}/examples/noop_server", f"127.0.0.1:{ports['noop']}"], ports["noop"]),
+        "noop-raw": start([f"{REL}/examples/noop_server", f"127.0.0.1:{ports['noop-raw']}", "--raw"],
+                          ports["noop-raw"]),
         "jwt-authz": start([f"{REL}/jwt-authz", "--log-level", "warn", "serve", "--config", f"{tmp}/config.yaml",
                             "--grpc-addr", f"127.0.0.1:{ports['jwt-authz']}", "--admin-addr", "127.0.0.1:0"],
                            ports["jwt-authz"]),
     }
     for name, port in ports.items():
         subprocess.run([f"{REL}/examples/bench_tool", "verify", f"127.0.0.1:{port}", tmp]
-                       + (["--noop"] if name == "noop" else []), check=True)
+                       + (["--noop"] if name.startswith("noop") else []), check=True)
     shapes = [(1, 1, 4000 if quick else 20000), (4, 64, 40000 if quick else 300000), (16, 100, 40000 if quick else 300000)]
     rounds = 1 if quick else 2
     results = {}
@@ -113,8 +117,8 @@ def main():
                     results.setdefault((scenario, conns, streams, name), []).append((rps, lat, cpu_us))
     rss = {name: peak_rss_mib(p.pid) for name, p in servers.items()}
 
-    lines = ["| request | conns x streams | server | Checks/s | ratio | mean µs | p50 µs | p99 µs | CPU µs/Check | CPU Δ vs no-op |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| request | conns x streams | server | Checks/s | ratio to no-op | mean µs | p50 µs | p99 µs | CPU µs/Check | CPU Δ vs no-op | ratio / CPU Δ vs no-op-raw |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for scenario in ["allow", "deny"]:
         for conns, streams, _ in shapes:
             agg = {}
@@ -128,13 +132,15 @@ def main():
                     "cpu": statistics.fmean(r[2] for r in runs),
                 }
             for name in ports:
-                g, b = agg[name], agg["noop"]
+                g, b, raw = agg[name], agg["noop"], agg["noop-raw"]
                 ratio = f"{g['rps'] / b['rps']:.2f}" if name != "noop" else "1.00"
                 delta = f"{g['cpu'] - b['cpu']:+.1f}" if name != "noop" else ""
+                vs_raw = f"{g['rps'] / raw['rps']:.2f} / {g['cpu'] - raw['cpu']:+.1f}" if name == "jwt-authz" else ""
                 lines.append(f"| {scenario} | {conns} x {streams} | {name} | {g['rps']:,.0f} | {ratio} | {g['mean']:.0f} | "
-                             f"{g['p50']:.0f} | {g['p99']:.0f} | {g['cpu']:.1f} | {delta} |")
+                             f"{g['p50']:.0f} | {g['p99']:.0f} | {g['cpu']:.1f} | {delta} | {vs_raw} |")
     lines.append("")
-    lines.append(f"Peak RSS over all runs: jwt-authz {rss['jwt-authz']:.1f} MiB, no-op {rss['noop']:.1f} MiB.")
+    lines.append(f"Peak RSS over all runs: jwt-authz {rss['jwt-authz']:.1f} MiB, no-op {rss['noop']:.1f} MiB, "
+                 f"no-op-raw {rss['noop-raw']:.1f} MiB.")
 
     # Envoy with and without the ext_authz filter, in front of a minimal upstream.
     up = free_port()

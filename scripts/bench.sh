@@ -2,7 +2,7 @@
 # Load benchmark: jwt-authz against a no-op ext_authz server on the same tonic stack, driven by
 # h2load over h2c with pre-framed CheckRequests, then Envoy with and without the ext_authz
 # filter. Writes a Markdown report to target/bench/report.md. See BENCHMARKS.md.
-#   scripts/bench.sh            full run (~5 minutes)
+#   scripts/bench.sh            full run (~7 minutes)
 #   QUICK=1 scripts/bench.sh    fewer requests, one round (a smoke test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
