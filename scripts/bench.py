@@ -84,6 +84,9 @@ def main():
     quick = os.environ.get("QUICK") == "1"
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="jwt-authz-bench-")
+    # h2load's per-request logs go elsewhere: a file written per request next to the config
+    # would wake jwt-authz's file watcher on every Check and be measured as its cost.
+    logs = tempfile.mkdtemp(prefix="jwt-authz-bench-logs-")
     subprocess.run([f"{REL}/examples/bench_tool", "fixtures", tmp], check=True)
     # noop: the generated (prost) server, the baseline of the targets. noop-raw: jwt-authz's own
     # raw-bytes protocol path answering without reading the request, to isolate jwt-authz's work.
@@ -106,13 +109,13 @@ def main():
         body = os.path.join(tmp, f"{scenario}.grpc")
         for conns, streams, n in shapes:
             for name, port in ports.items():  # warm-up
-                grpc_load(port, body, conns, streams, max(n // 10, 1000), tmp)
+                grpc_load(port, body, conns, streams, max(n // 10, 1000), logs)
             for r in range(rounds):
                 order = list(ports.items()) if r % 2 == 0 else list(reversed(ports.items()))
                 for name, port in order:
                     pid = servers[name].pid
                     before = cpu_seconds(pid)
-                    rps, lat = grpc_load(port, body, conns, streams, n, tmp)
+                    rps, lat = grpc_load(port, body, conns, streams, n, logs)
                     cpu_us = (cpu_seconds(pid) - before) * 1e6 / n
                     results.setdefault((scenario, conns, streams, name), []).append((rps, lat, cpu_us))
     rss = {name: peak_rss_mib(p.pid) for name, p in servers.items()}
@@ -166,7 +169,7 @@ def main():
         for r in range(rounds):
             for i, variant in enumerate(variants if r % 2 == 0 else list(reversed(variants))):
                 url = f"http://127.0.0.1:{18080 + variants.index(variant)}/orders/42"
-                log = os.path.join(tmp, "h1.log")
+                log = os.path.join(logs, "h1.log")
                 if r == 0:
                     h2load(["--h1", *args[:2], "-n", "2000", "-H", f"authorization: Bearer {token}", url], log)
                 rps = h2load(["--h1", *args, "-H", f"authorization: Bearer {token}", url], log)
@@ -195,6 +198,7 @@ def main():
     for p in servers.values():
         stop(p)
     shutil.rmtree(tmp)
+    shutil.rmtree(logs)
     report = "\n".join(lines) + "\n"
     os.makedirs("target/bench", exist_ok=True)
     open("target/bench/report.md", "w").write(report)

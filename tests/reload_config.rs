@@ -210,3 +210,33 @@ async fn without_inotify_reloads_fall_back_to_polling() {
     .await;
     assert_eq!(server.metric("jwt_authz_reload_watcher_active").await, 1.0);
 }
+
+#[tokio::test]
+async fn other_files_in_the_config_directory_do_not_cause_reloads() {
+    let body = "keys: [{ dir: ../keys, algorithm: HS256 }]\nreload: { debounce: 50ms, poll_interval: 60s }\n";
+    let (f, writer, path) = setup(body);
+    let server = JwtAuthz::start(&path);
+    // The watches' first signal is one reload attempt that finds nothing new.
+    eventually("the first reload attempt", WAIT, || async {
+        (config_metric(&server, "unchanged").await >= 1.0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = config_metric(&server, "unchanged").await;
+    // Something else writing next to the config (a log, an editor's swap file).
+    let log = f.path().join("config/server.log");
+    for i in 0..20 {
+        std::fs::write(&log, format!("line {i}\n")).unwrap();
+        std::fs::write(f.path().join("config/.config.yaml.swp"), [i as u8]).unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(config_metric(&server, "unchanged").await, before);
+    assert_eq!(config_metric(&server, "success").await, 0.0);
+    // The kubelet publishing a new version still triggers a reload.
+    writer.write(&[("config.yaml", format!("{body}# v2\n").as_bytes())]);
+    eventually("a reload after the kubelet's swap", WAIT, || async {
+        (config_metric(&server, "success").await == 1.0).then_some(())
+    })
+    .await;
+}

@@ -3,8 +3,9 @@
 //! separately: a bad config keeps the running config, a bad (or empty) key set keeps the
 //! running keys.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -25,6 +26,27 @@ pub struct Outcome {
     pub keys: ReloadResult,
 }
 
+/// A directory to watch and which of its entries matter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchedDir {
+    /// The directory.
+    pub path: PathBuf,
+    /// `Some(name)`: only this entry and `..`-prefixed ones; `None`: every entry.
+    pub only: Option<OsString>,
+}
+
+impl WatchedDir {
+    /// True when a change to `entry` (a path in this directory) can matter.
+    pub fn matters(&self, entry: &Path) -> bool {
+        match (&self.only, entry.file_name()) {
+            (None, _) | (_, None) => true,
+            (Some(only), Some(name)) => {
+                name == only.as_os_str() || name.as_encoded_bytes().starts_with(b"..")
+            }
+        }
+    }
+}
+
 /// Reloads the state's config file and key sources.
 pub struct Reloader {
     state: Arc<State>,
@@ -37,19 +59,31 @@ impl Reloader {
         Self { state, overrides }
     }
 
-    /// Directories to watch: each key source and the config file's directory.
-    pub fn watched_dirs(&self) -> Vec<PathBuf> {
+    /// Directories to watch: each key source (every entry matters) and the config file's
+    /// directory, where only the config file's name and the kubelet's `..`-prefixed entries
+    /// (`..data`, its timestamped targets) matter: other files there, a log for instance, must
+    /// not cause reloads.
+    pub fn watched_dirs(&self) -> Vec<WatchedDir> {
         let snap = self.state.snapshot();
-        let mut dirs: BTreeSet<PathBuf> = snap.config.keys.iter().map(|k| k.dir.clone()).collect();
-        if let Some(parent) = snap.config.path.parent() {
+        let mut dirs: BTreeMap<PathBuf, Option<OsString>> = snap
+            .config
+            .keys
+            .iter()
+            .map(|k| (k.dir.clone(), None))
+            .collect();
+        if let (Some(parent), Some(name)) =
+            (snap.config.path.parent(), snap.config.path.file_name())
+        {
             let parent = if parent.as_os_str().is_empty() {
                 PathBuf::from(".")
             } else {
                 parent.to_path_buf()
             };
-            dirs.insert(parent);
+            dirs.entry(parent).or_insert_with(|| Some(name.to_owned()));
         }
-        dirs.into_iter().collect()
+        dirs.into_iter()
+            .map(|(path, only)| WatchedDir { path, only })
+            .collect()
     }
 
     /// Reads, validates and (when changed) publishes.
@@ -161,4 +195,33 @@ fn log_changes(old: &KeyRing, new: &KeyRing) {
         }
     }
     tracing::info!(keys = new.len(), "keys reloaded");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_directory_only_cares_about_the_config_and_the_kubelets_entries() {
+        let config_dir = WatchedDir {
+            path: PathBuf::from("/etc/jwt-authz"),
+            only: Some("config.yaml".into()),
+        };
+        for (entry, matters) in [
+            ("/etc/jwt-authz/config.yaml", true),
+            ("/etc/jwt-authz/..data", true),
+            ("/etc/jwt-authz/..data_tmp", true),
+            ("/etc/jwt-authz/..2026_11_28_10_00_00.123", true),
+            ("/etc/jwt-authz/server.log", false),
+            ("/etc/jwt-authz/.config.yaml.swp", false),
+            ("/etc/jwt-authz/config.yaml~", false),
+        ] {
+            assert_eq!(config_dir.matters(Path::new(entry)), matters, "{entry}");
+        }
+        let key_dir = WatchedDir {
+            path: PathBuf::from("/keys"),
+            only: None,
+        };
+        assert!(key_dir.matters(Path::new("/keys/anything")));
+    }
 }

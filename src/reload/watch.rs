@@ -1,5 +1,6 @@
-//! File watches. Each directory is watched non-recursively and any event except `Access` is a
-//! hint to reload (notify reports our own reads as `Access(Open)`: reacting to them would loop).
+//! File watches. Each directory is watched non-recursively and any event except `Access` on an
+//! entry that matters ([`WatchedDir::matters`]) is a hint to reload (notify reports our own
+//! reads as `Access(Open)`: reacting to them would loop).
 //! A watch follows the inode, so a replaced directory goes silent: `refresh` compares each
 //! directory's (device, inode) and re-creates the watcher when one changed or appeared. When
 //! no watcher can be created (inotify limits), reloads fall back to polling. Every time the
@@ -7,12 +8,13 @@
 //! (between the initial load and the first watch, or during a re-creation) raised no event.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::Notify;
 
+use super::attempt::WatchedDir;
 use crate::telemetry::Metrics;
 
 type Identity = Option<(u64, u64)>;
@@ -25,7 +27,7 @@ fn identity(dir: &Path) -> Identity {
 pub struct Watches {
     events: Arc<Notify>,
     watcher: Option<RecommendedWatcher>,
-    watched: Vec<(PathBuf, Identity)>,
+    watched: Vec<(WatchedDir, Identity)>,
     degraded: bool,
 }
 
@@ -41,9 +43,11 @@ impl Watches {
     }
 
     /// Makes the watches match `dirs` as they are now on disk.
-    pub fn refresh(&mut self, dirs: &[PathBuf], metrics: &Metrics) {
-        let wanted: Vec<(PathBuf, Identity)> =
-            dirs.iter().map(|d| (d.clone(), identity(d))).collect();
+    pub fn refresh(&mut self, dirs: &[WatchedDir], metrics: &Metrics) {
+        let wanted: Vec<(WatchedDir, Identity)> = dirs
+            .iter()
+            .map(|d| (d.clone(), identity(&d.path)))
+            .collect();
         if self.watcher.is_some() && wanted == self.watched {
             return;
         }
@@ -52,9 +56,23 @@ impl Watches {
         }
         self.watcher = None;
         let events = self.events.clone();
+        let filters: Vec<WatchedDir> = dirs.to_vec();
+        // An event matters unless every path it names is in a watched directory that ignores it
+        // (events without paths, errors and overflows always matter).
+        let matters = move |ev: &notify::Event| {
+            ev.paths.is_empty()
+                || ev.paths.iter().any(|p| {
+                    let dir = p.parent().unwrap_or(Path::new(""));
+                    filters
+                        .iter()
+                        .filter(|d| d.path == dir)
+                        .all(|d| d.matters(p))
+                })
+        };
         let created =
             notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
                 Ok(ev) if matches!(ev.kind, EventKind::Access(_)) => {}
+                Ok(ev) if !matters(&ev) => {}
                 other => {
                     tracing::trace!(event = ?other, "file event");
                     events.notify_one();
@@ -71,11 +89,11 @@ impl Watches {
         let mut problems = Vec::new();
         for (dir, id) in &wanted {
             if id.is_none() {
-                problems.push(format!("{} does not exist yet", dir.display()));
+                problems.push(format!("{} does not exist yet", dir.path.display()));
                 continue;
             }
-            if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
-                problems.push(format!("{}: {e}", dir.display()));
+            if let Err(e) = watcher.watch(&dir.path, RecursiveMode::NonRecursive) {
+                problems.push(format!("{}: {e}", dir.path.display()));
             }
         }
         self.set_degraded(!problems.is_empty(), &problems.join("; "), metrics);
