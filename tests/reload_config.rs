@@ -240,3 +240,28 @@ async fn other_files_in_the_config_directory_do_not_cause_reloads() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_config_symlinked_to_a_file_beside_it_reloads_when_that_file_changes() {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A);
+    let dir = f.path().join("config");
+    std::fs::create_dir(&dir).unwrap();
+    let body = "keys: [{ dir: ../keys, algorithm: HS256 }]\nreload: { debounce: 50ms, poll_interval: 60s }\n";
+    std::fs::write(dir.join("real.yaml"), body).unwrap();
+    std::os::unix::fs::symlink("real.yaml", dir.join("config.yaml")).unwrap();
+    let server = JwtAuthz::start(&dir.join("config.yaml"));
+    let token = mint("a", KEY_A, claims("alice"));
+    until(&server, &token, "ok").await;
+    eventually("the first reload attempt", WAIT, || async {
+        (config_metric(&server, "unchanged").await >= 1.0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::write(
+        dir.join("real.yaml"),
+        format!("{body}rules: [{{ name: admins, match: {{}}, require: {{ scopes: [admin] }} }}]\n"),
+    )
+    .unwrap();
+    until(&server, &token, "insufficient_scope").await;
+}

@@ -31,8 +31,8 @@ pub struct Outcome {
 pub struct WatchedDir {
     /// The directory.
     pub path: PathBuf,
-    /// `Some(name)`: only this entry and `..`-prefixed ones; `None`: every entry.
-    pub only: Option<OsString>,
+    /// `Some(names)`: only these entries and `..`-prefixed ones; `None`: every entry.
+    pub only: Option<Vec<OsString>>,
 }
 
 impl WatchedDir {
@@ -41,7 +41,7 @@ impl WatchedDir {
         match (&self.only, entry.file_name()) {
             (None, _) | (_, None) => true,
             (Some(only), Some(name)) => {
-                name == only.as_os_str() || name.as_encoded_bytes().starts_with(b"..")
+                only.iter().any(|o| o == name) || name.as_encoded_bytes().starts_with(b"..")
             }
         }
     }
@@ -60,12 +60,12 @@ impl Reloader {
     }
 
     /// Directories to watch: each key source (every entry matters) and the config file's
-    /// directory, where only the config file's name and the kubelet's `..`-prefixed entries
-    /// (`..data`, its timestamped targets) matter: other files there, a log for instance, must
-    /// not cause reloads.
+    /// directory, where only the config file's name (and its symlink target's, when that lies
+    /// beside it) and the kubelet's `..`-prefixed entries (`..data`, its timestamped targets)
+    /// matter: other files there, a log for instance, must not cause reloads.
     pub fn watched_dirs(&self) -> Vec<WatchedDir> {
         let snap = self.state.snapshot();
-        let mut dirs: BTreeMap<PathBuf, Option<OsString>> = snap
+        let mut dirs: BTreeMap<PathBuf, Option<Vec<OsString>>> = snap
             .config
             .keys
             .iter()
@@ -79,7 +79,15 @@ impl Reloader {
             } else {
                 parent.to_path_buf()
             };
-            dirs.entry(parent).or_insert_with(|| Some(name.to_owned()));
+            // A config that is a symlink to a file beside it changes through that file.
+            let mut names = vec![name.to_owned()];
+            if let Ok(target) = std::fs::read_link(&snap.config.path) {
+                let beside = target.parent().is_none_or(|p| p.as_os_str().is_empty());
+                if let (true, Some(t)) = (beside, target.file_name()) {
+                    names.push(t.to_owned());
+                }
+            }
+            dirs.entry(parent).or_insert(Some(names));
         }
         dirs.into_iter()
             .map(|(path, only)| WatchedDir { path, only })
@@ -205,10 +213,11 @@ mod tests {
     fn a_config_directory_only_cares_about_the_config_and_the_kubelets_entries() {
         let config_dir = WatchedDir {
             path: PathBuf::from("/etc/jwt-authz"),
-            only: Some("config.yaml".into()),
+            only: Some(vec!["config.yaml".into(), "real.yaml".into()]),
         };
         for (entry, matters) in [
             ("/etc/jwt-authz/config.yaml", true),
+            ("/etc/jwt-authz/real.yaml", true),
             ("/etc/jwt-authz/..data", true),
             ("/etc/jwt-authz/..data_tmp", true),
             ("/etc/jwt-authz/..2026_11_28_10_00_00.123", true),
