@@ -221,3 +221,39 @@ fn numbers_read_as_f64_exactly_as_the_standard_parser_does() {
         assert_eq!(got.to_bits(), want.to_bits(), "{raw}");
     }
 }
+
+proptest::proptest! {
+    /// Raw string contents of every length and mix (quotes, backslashes, escapes, control
+    /// characters, non-ASCII) around the eight-byte scanning boundaries: accepted exactly when
+    /// serde_json accepts them, and read back as serde_json reads them.
+    #[test]
+    fn strings_agree_with_serde_json(
+        parts in proptest::collection::vec(
+            proptest::prop_oneof![
+                "[a-zA-Z0-9 ]{0,9}",
+                proptest::strategy::Just("\"".to_string()),
+                proptest::strategy::Just("\\".to_string()),
+                proptest::strategy::Just("\\n".to_string()),
+                proptest::strategy::Just("\\u00e9".to_string()),
+                proptest::strategy::Just("\\ud83d\\ude00".to_string()),
+                proptest::strategy::Just("\u{1}".to_string()),
+                proptest::strategy::Just("\u{1f}".to_string()),
+                proptest::strategy::Just("\u{7f}".to_string()),
+                proptest::strategy::Just("é".to_string()),
+                proptest::strategy::Just("😀".to_string()),
+            ],
+            0..12,
+        )
+    ) {
+        let raw: String = parts.concat();
+        let doc = format!("{{\"k\":\"{raw}\",\"n\":1}}");
+        let ours = parse(&doc);
+        let theirs = serde_json::from_str::<serde_json::Value>(&doc);
+        proptest::prop_assert_eq!(ours.is_ok(), theirs.is_ok(), "{:?}", doc);
+        if let (Ok(c), Ok(v)) = (ours, theirs) {
+            let k = c.get_str("k");
+            proptest::prop_assert_eq!(k.as_deref(), v["k"].as_str());
+            proptest::prop_assert_eq!(c.get("n").and_then(|n| n.as_i64()), Some(1));
+        }
+    }
+}
