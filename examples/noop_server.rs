@@ -13,17 +13,8 @@ use envoy_types::pb::envoy::service::auth::v3::authorization_server::{
 use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
 use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse, OkHttpResponse};
 use envoy_types::pb::google::rpc;
-use std::convert::Infallible;
-use std::future::{ready, Ready};
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use bytes::Bytes;
-use jwt_authz::authz::{RawCodec, CHECK_PATH};
+use jwt_authz::authz::{AnswerBytes, CheckServer};
 use prost::Message;
-use tonic::body::Body;
-use tonic::codegen::http;
-use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
 struct Noop;
@@ -36,39 +27,14 @@ fn allow() -> CheckResponse {
     }
 }
 
-/// Answers every Check with the same pre-encoded OK, on the raw-bytes codec.
+/// Answers every Check with the same pre-encoded OK, through jwt-authz's own raw-bytes server.
 #[derive(Clone)]
-struct RawNoop(Bytes);
+struct RawNoop(std::sync::Arc<[u8]>);
 
-impl NamedService for RawNoop {
-    const NAME: &'static str = "envoy.service.auth.v3.Authorization";
-}
-
-impl UnaryService<Bytes> for RawNoop {
-    type Response = Vec<u8>;
-    type Future = Ready<Result<Response<Vec<u8>>, Status>>;
-
-    fn call(&mut self, _request: Request<Bytes>) -> Self::Future {
-        ready(Ok(Response::new(self.0.to_vec())))
-    }
-}
-
-type BoxFuture =
-    Pin<Box<dyn std::future::Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
-
-impl tower::Service<http::Request<Body>> for RawNoop {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> BoxFuture {
-        assert_eq!(req.uri().path(), CHECK_PATH, "the no-op serves Check only");
-        let method = self.clone();
-        Box::pin(async move { Ok(Grpc::new(RawCodec).unary(method, req).await) })
+impl AnswerBytes for RawNoop {
+    fn answer_bytes(&self, _request: &[u8], out: &mut Vec<u8>) -> Result<(), Status> {
+        out.extend_from_slice(&self.0);
+        Ok(())
     }
 }
 
@@ -97,9 +63,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let incoming = jwt_authz::net::Incoming::new(listener);
             let mut builder = jwt_authz::server::grpc_builder();
             if raw {
-                let response = Bytes::from(allow().encode_to_vec());
+                let response = RawNoop(allow().encode_to_vec().into());
                 builder
-                    .add_service(RawNoop(response))
+                    .add_service(CheckServer::new(response))
                     .serve_with_incoming(incoming)
                     .await?;
             } else {

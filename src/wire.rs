@@ -83,6 +83,23 @@ impl<'a> Reader<'a> {
         Ok(Some((field, (key & 7) as u8)))
     }
 
+    /// Calls `f` with the payload of each occurrence of message field `wanted` (which must be
+    /// length-delimited), skipping every other field.
+    fn each(
+        &mut self,
+        wanted: u32,
+        mut f: impl FnMut(Reader<'a>) -> Result<(), WireError>,
+    ) -> Result<(), WireError> {
+        while let Some((field, wt)) = self.next()? {
+            if field == wanted {
+                f(delimited(self, wt)?)?;
+            } else {
+                self.skip(wt)?;
+            }
+        }
+        Ok(())
+    }
+
     fn skip(&mut self, wire_type: u8) -> Result<(), WireError> {
         self.skip_nested(wire_type, 0)
     }
@@ -114,7 +131,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Reads length-delimited field `f` of wire type 2, or fails for any other wire type.
+/// The payload of a length-delimited field; any other wire type fails.
 fn delimited<'a>(r: &mut Reader<'a>, wire_type: u8) -> Result<Reader<'a>, WireError> {
     if wire_type != 2 {
         return Err(WireError);
@@ -153,51 +170,35 @@ impl<'a> WireRequest<'a> {
     /// Reads an encoded CheckRequest.
     pub fn decode(buf: &'a [u8]) -> Result<Self, WireError> {
         let mut out = WireRequest::default();
-        let mut check = Reader { buf };
-        while let Some((field, wt)) = check.next()? {
-            if field != 1 {
-                check.skip(wt)?;
-                continue;
-            }
-            let mut attrs = delimited(&mut check, wt)?;
+        Reader { buf }.each(1, |mut attrs| {
             while let Some((field, wt)) = attrs.next()? {
                 match field {
-                    4 => out.request(delimited(&mut attrs, wt)?)?,
+                    4 => delimited(&mut attrs, wt)?.each(2, |http| out.http(http))?,
                     10 => out
                         .context_extensions
                         .push(pair(delimited(&mut attrs, wt)?)?),
                     _ => attrs.skip(wt)?,
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 
-    fn request(&mut self, mut request: Reader<'a>) -> Result<(), WireError> {
-        while let Some((field, wt)) = request.next()? {
-            if field != 2 {
-                request.skip(wt)?;
-                continue;
-            }
-            let mut http = delimited(&mut request, wt)?;
-            while let Some((field, wt)) = http.next()? {
-                match (field, wt) {
-                    (1, 2) => self.id = http.str()?,
-                    (2, 2) => self.method = http.str()?,
-                    (3, 2) => push(&mut self.headers, pair(delimited(&mut http, wt)?)?),
-                    (4, 2) => self.path = http.str()?,
-                    (5, 2) => self.host = http.str()?,
-                    (13, 2) => {
-                        let mut map = delimited(&mut http, wt)?;
-                        while let Some((field, wt)) = map.next()? {
-                            match field {
-                                1 => push(&mut self.header_list, pair(delimited(&mut map, wt)?)?),
-                                _ => map.skip(wt)?,
-                            }
-                        }
-                    }
-                    (_, wt) => http.skip(wt)?,
-                }
+    /// `attributes.request.http`.
+    fn http(&mut self, mut http: Reader<'a>) -> Result<(), WireError> {
+        while let Some((field, wt)) = http.next()? {
+            match (field, wt) {
+                (1, 2) => self.id = http.str()?,
+                (2, 2) => self.method = http.str()?,
+                (3, 2) => push(&mut self.headers, pair(delimited(&mut http, wt)?)?),
+                (4, 2) => self.path = http.str()?,
+                (5, 2) => self.host = http.str()?,
+                (13, 2) => delimited(&mut http, wt)?.each(1, |entry| {
+                    push(&mut self.header_list, pair(entry)?);
+                    Ok(())
+                })?,
+                (_, wt) => http.skip(wt)?,
             }
         }
         Ok(())

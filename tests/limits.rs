@@ -6,8 +6,7 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use jwt_authz::keys::Algorithm;
-use jwt_authz::testing::{check_request, sign_compact};
+use jwt_authz::testing::check_request;
 use serde_json::json;
 use support::raw::{framed_check, half_sent_check};
 use support::*;
@@ -91,35 +90,20 @@ async fn oversized_inputs_get_precise_denies() {
         }
     };
     let exp = now() + 600;
-    let big = sign_compact(
-        Algorithm::HS256,
-        KEY_A,
-        r#"{"alg":"HS256","kid":"a"}"#,
-        &json!({"exp": exp, "p": "x".repeat(2100)}).to_string(),
-    );
+    let big = mint("a", KEY_A, json!({"exp": exp, "p": "x".repeat(2100)}));
     assert_eq!(deny(format!("Bearer {big}"), None).await, "token_too_large");
     assert_eq!(
         deny(format!("Bearer {}", "a".repeat(5000)), None).await,
         "token_too_large",
         "header over max_header_bytes"
     );
-    let wide = sign_compact(
-        Algorithm::HS256,
-        KEY_A,
-        r#"{"alg":"HS256","kid":"a"}"#,
-        &json!({"exp": exp, "p": "x".repeat(1100)}).to_string(),
-    );
+    let wide = mint("a", KEY_A, json!({"exp": exp, "p": "x".repeat(1100)}));
     assert_eq!(
         deny(format!("Bearer {wide}"), None).await,
         "malformed",
         "claims over max_claims_bytes"
     );
-    let deep = sign_compact(
-        Algorithm::HS256,
-        KEY_A,
-        r#"{"alg":"HS256","kid":"a"}"#,
-        &format!(r#"{{"exp":{exp},"a":[[[[1]]]]}}"#),
-    );
+    let deep = mint("a", KEY_A, json!({"exp": exp, "a": [[[[1]]]]}));
     assert_eq!(
         deny(format!("Bearer {deep}"), None).await,
         "malformed",

@@ -67,26 +67,39 @@ impl Encoder for RawEncoder {
     }
 }
 
-/// The Authorization service (Check only) over [`RawCodec`].
-#[derive(Clone, Debug)]
-pub struct CheckServer {
-    service: AuthzService,
+/// Answers a Check given as protobuf bytes with the encoded response: what [`CheckServer`]
+/// serves. jwt-authz's is [`AuthzService`]; the benchmark's raw no-op answers a fixed OK.
+pub trait AnswerBytes: Clone + Send + Sync + 'static {
+    /// Appends the encoded CheckResponse for `request` to `out`.
+    fn answer_bytes(&self, request: &[u8], out: &mut Vec<u8>) -> Result<(), Status>;
 }
 
-impl CheckServer {
+impl AnswerBytes for AuthzService {
+    fn answer_bytes(&self, request: &[u8], out: &mut Vec<u8>) -> Result<(), Status> {
+        AuthzService::answer_bytes(self, request, out)
+    }
+}
+
+/// The Authorization service (Check only) over [`RawCodec`].
+#[derive(Clone, Debug)]
+pub struct CheckServer<A = AuthzService> {
+    service: A,
+}
+
+impl<A> CheckServer<A> {
     /// Serves `service`.
-    pub fn new(service: AuthzService) -> Self {
+    pub fn new(service: A) -> Self {
         Self { service }
     }
 }
 
-impl NamedService for CheckServer {
+impl<A> NamedService for CheckServer<A> {
     const NAME: &'static str = "envoy.service.auth.v3.Authorization";
 }
 
-struct CheckMethod(AuthzService);
+struct CheckMethod<A>(A);
 
-impl UnaryService<Bytes> for CheckMethod {
+impl<A: AnswerBytes> UnaryService<Bytes> for CheckMethod<A> {
     type Response = Vec<u8>;
     type Future = Ready<Result<Response<Vec<u8>>, Status>>;
 
@@ -102,7 +115,7 @@ impl UnaryService<Bytes> for CheckMethod {
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
 
-impl Service<http::Request<Body>> for CheckServer {
+impl<A: AnswerBytes> Service<http::Request<Body>> for CheckServer<A> {
     type Response = http::Response<Body>;
     type Error = Infallible;
     type Future = BoxFuture;

@@ -13,7 +13,7 @@ mod wire_out;
 mod tests;
 
 pub use check::{decide, Allow, AllowKind, Decision, Deny, Unavailable};
-pub use grpc::{CheckServer, RawCodec, CHECK_PATH};
+pub use grpc::{AnswerBytes, CheckServer, CHECK_PATH};
 pub use response::{build as build_response, encode as encode_response, REASON_HEADER};
 pub use service::{unix_now, AuthzService};
 pub use shed::{Shed, ShedFuture};

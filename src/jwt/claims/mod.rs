@@ -63,9 +63,6 @@ impl Claims {
     /// top-level object counts as one).
     pub fn parse(bytes: Vec<u8>, max_depth: usize) -> Result<Self, ClaimsError> {
         let text = String::from_utf8(bytes).map_err(|_| ClaimsError::Invalid)?;
-        if text.len() > u32::MAX as usize / 2 {
-            return Err(ClaimsError::Invalid);
-        }
         let nodes = Parser::run(text.as_bytes(), max_depth)?;
         Ok(Self { text, nodes })
     }
@@ -103,16 +100,8 @@ pub(crate) struct Members<'a> {
 impl<'a> Members<'a> {
     /// Parses `text`, at most `max_depth` containers deep.
     pub(crate) fn parse(text: &'a str, max_depth: usize) -> Result<Self, ClaimsError> {
-        if text.len() > u32::MAX as usize / 2 {
-            return Err(ClaimsError::Invalid);
-        }
         let nodes = Parser::run(text.as_bytes(), max_depth)?;
         Ok(Self { text, nodes, i: 1 })
-    }
-
-    fn string(&self, n: Node) -> Option<Cow<'a, str>> {
-        let raw = &self.text[n.start as usize..n.end as usize];
-        matches!(n.kind, Kind::Str | Kind::EscapedStr).then(|| unescape(raw, n.kind))
     }
 }
 
@@ -123,10 +112,39 @@ impl<'a> Iterator for Members<'a> {
         if self.i >= self.nodes[0].next as usize {
             return None;
         }
-        let (key, value) = (self.nodes[self.i], self.nodes[self.i + 1]);
-        self.i = value.next as usize;
-        Some((self.string(key).unwrap_or_default(), self.string(value)))
+        let key = self.i as u32;
+        self.i = next_sibling(&self.nodes, key, Kind::Object) as usize;
+        Some((
+            string(self.text, self.nodes[key as usize]).unwrap_or_default(),
+            string(self.text, self.nodes[key as usize + 1]),
+        ))
     }
+}
+
+/// A string node's contents (borrowed unless it has escapes); `None` for other kinds.
+fn string(text: &str, n: Node) -> Option<Cow<'_, str>> {
+    let raw = &text[n.start as usize..n.end as usize];
+    matches!(n.kind, Kind::Str | Kind::EscapedStr).then(|| unescape(raw, n.kind))
+}
+
+/// The child after child `i` of a container of `kind`: objects' children are key, value pairs.
+fn next_sibling(nodes: &[Node], i: u32, kind: Kind) -> u32 {
+    let last = if kind == Kind::Object { i + 1 } else { i };
+    nodes[last as usize].next
+}
+
+/// Indices of the children of node `at` when it is a `kind` container (for objects, each
+/// key's; its value follows it); nothing otherwise.
+fn children(nodes: &[Node], at: u32, kind: Kind) -> impl Iterator<Item = u32> + '_ {
+    let n = nodes[at as usize];
+    let mut i = if n.kind == kind { at + 1 } else { n.next };
+    std::iter::from_fn(move || {
+        (i < n.next).then(|| {
+            let child = i;
+            i = next_sibling(nodes, child, kind);
+            child
+        })
+    })
 }
 
 /// A handle on one value of the claims.
@@ -183,10 +201,7 @@ impl<'c> Value<'c> {
 
     /// The string's contents (borrowed unless it has escapes).
     pub fn as_str(&self) -> Option<Cow<'c, str>> {
-        match self.node().kind {
-            k @ (Kind::Str | Kind::EscapedStr) => Some(unescape(self.raw(), k)),
-            _ => None,
-        }
+        string(&self.c.text, self.node())
     }
 
     /// A number as f64 (integers take a fast path: NumericDates usually are integers).
@@ -224,64 +239,32 @@ impl<'c> Value<'c> {
 
     /// Elements of an array (nothing for other kinds).
     pub fn elements(&self) -> impl Iterator<Item = Value<'c>> + 'c {
-        let n = self.node();
         let c = self.c;
-        let mut i = if n.kind == Kind::Array {
-            self.i + 1
-        } else {
-            n.next
-        };
-        std::iter::from_fn(move || {
-            (i < n.next).then(|| {
-                let v = Value { c, i };
-                i = c.nodes[i as usize].next;
-                v
-            })
-        })
+        children(&c.nodes, self.i, Kind::Array).map(move |i| Value { c, i })
     }
 
     /// Members of an object as (key, value) (nothing for other kinds).
     pub fn members(&self) -> impl Iterator<Item = (Cow<'c, str>, Value<'c>)> + 'c {
-        let n = self.node();
         let c = self.c;
-        let mut i = if n.kind == Kind::Object {
-            self.i + 1
-        } else {
-            n.next
-        };
-        std::iter::from_fn(move || {
-            (i < n.next).then(|| {
-                let key = Value { c, i };
-                let value = Value { c, i: i + 1 };
-                i = c.nodes[(i + 1) as usize].next;
-                (key.as_str().unwrap_or_default(), value)
-            })
+        children(&c.nodes, self.i, Kind::Object).map(move |i| {
+            let key = Value { c, i }.as_str().unwrap_or_default();
+            (key, Value { c, i: i + 1 })
         })
     }
 
     /// The member `name` of an object.
     pub fn get(&self, name: &str) -> Option<Value<'c>> {
-        let n = self.node();
-        if n.kind != Kind::Object {
-            return None;
-        }
-        let mut i = self.i + 1;
-        while i < n.next {
-            let key = self.c.nodes[i as usize];
-            let hit = match key.kind {
-                // Unescaped keys compare as raw bytes: no decoding, no allocation.
-                Kind::Str => &self.c.text[key.start as usize..key.end as usize] == name,
-                _ => Value { c: self.c, i }.as_str().is_some_and(|k| k == name),
-            };
-            if hit {
-                return Some(Value {
-                    c: self.c,
-                    i: i + 1,
-                });
-            }
-            i = self.c.nodes[(i + 1) as usize].next;
-        }
-        None
+        let c = self.c;
+        children(&c.nodes, self.i, Kind::Object)
+            .find(|&i| {
+                let key = c.nodes[i as usize];
+                match key.kind {
+                    // Unescaped keys compare as raw bytes: no decoding, no allocation.
+                    Kind::Str => &c.text[key.start as usize..key.end as usize] == name,
+                    _ => string(&c.text, key).is_some_and(|k| k == name),
+                }
+            })
+            .map(|i| Value { c, i: i + 1 })
     }
 
     /// Writes the value as compact JSON.

@@ -14,6 +14,10 @@ pub(super) struct Parser<'a> {
 impl Parser<'_> {
     /// Parses a whole payload (a JSON object) into its tape.
     pub(super) fn run(s: &[u8], max_depth: usize) -> Result<Vec<Node>, ClaimsError> {
+        // Offsets are u32 (and a container's `end` is set past its last byte).
+        if s.len() > u32::MAX as usize / 2 {
+            return Err(ClaimsError::Invalid);
+        }
         let mut p = Parser {
             s,
             i: 0,
@@ -198,38 +202,28 @@ impl Parser<'_> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<(), ClaimsError> {
+    /// An object or array: `open`, items separated by `,`, `close`. `item` parses one member
+    /// or element; it gets the container's node index.
+    fn container(
+        &mut self,
+        depth: usize,
+        kind: Kind,
+        close: u8,
+        mut item: impl FnMut(&mut Self, usize) -> Result<(), ClaimsError>,
+    ) -> Result<(), ClaimsError> {
         if depth > self.max_depth {
             return Err(ClaimsError::TooDeep);
         }
-        let node = self.push(Kind::Object, self.i, self.i);
+        let node = self.push(kind, self.i, self.i);
         self.i += 1;
         self.ws();
-        if self.peek() == Some(b'}') {
+        if self.peek() == Some(close) {
             self.i += 1;
         } else {
             loop {
                 self.ws();
-                if self.peek() != Some(b'"') {
-                    return Err(ClaimsError::Invalid);
-                }
-                let key = self.string()?;
-                // The earlier keys of this object are on the tape: key, value subtree, key...
-                let mut k = node + 1;
-                while k < key {
-                    if key_eq(self.s, &self.nodes[k], &self.nodes[key]) {
-                        return Err(ClaimsError::Duplicate);
-                    }
-                    k = self.nodes[k + 1].next as usize;
-                }
-                self.ws();
-                if self.peek() != Some(b':') {
-                    return Err(ClaimsError::Invalid);
-                }
-                self.i += 1;
-                self.ws();
-                self.value(depth + 1)?;
-                if self.end_of_item(b'}')? {
+                item(self, node)?;
+                if self.end_of_item(close)? {
                     break;
                 }
             }
@@ -237,6 +231,37 @@ impl Parser<'_> {
         self.nodes[node].end = self.i as u32;
         self.finish(node);
         Ok(())
+    }
+
+    fn object(&mut self, depth: usize) -> Result<(), ClaimsError> {
+        self.container(depth, Kind::Object, b'}', |p, node| p.member(node, depth))
+    }
+
+    fn array(&mut self, depth: usize) -> Result<(), ClaimsError> {
+        self.container(depth, Kind::Array, b']', |p, _| p.value(depth + 1))
+    }
+
+    /// `"key": value` of the object at `node`; a key equal to an earlier one is a duplicate.
+    fn member(&mut self, node: usize, depth: usize) -> Result<(), ClaimsError> {
+        if self.peek() != Some(b'"') {
+            return Err(ClaimsError::Invalid);
+        }
+        let key = self.string()?;
+        // The earlier keys of this object are on the tape: key, value subtree, key...
+        let mut k = node + 1;
+        while k < key {
+            if key_eq(self.s, &self.nodes[k], &self.nodes[key]) {
+                return Err(ClaimsError::Duplicate);
+            }
+            k = self.nodes[k + 1].next as usize;
+        }
+        self.ws();
+        if self.peek() != Some(b':') {
+            return Err(ClaimsError::Invalid);
+        }
+        self.i += 1;
+        self.ws();
+        self.value(depth + 1)
     }
 
     /// After a member or element: `,` continues (`Ok(false)`), `close` ends (`Ok(true)`).
@@ -253,29 +278,6 @@ impl Parser<'_> {
             }
             _ => Err(ClaimsError::Invalid),
         }
-    }
-
-    fn array(&mut self, depth: usize) -> Result<(), ClaimsError> {
-        if depth > self.max_depth {
-            return Err(ClaimsError::TooDeep);
-        }
-        let node = self.push(Kind::Array, self.i, self.i);
-        self.i += 1;
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.i += 1;
-        } else {
-            loop {
-                self.ws();
-                self.value(depth + 1)?;
-                if self.end_of_item(b']')? {
-                    break;
-                }
-            }
-        }
-        self.nodes[node].end = self.i as u32;
-        self.finish(node);
-        Ok(())
     }
 }
 
