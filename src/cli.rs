@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{parse_duration, ListenAddr};
+use humantime::parse_duration;
+
+use crate::config::ListenAddr;
 use crate::telemetry::LogFormat;
 
 /// jwt-authz: Envoy ext_authz server verifying HMAC JWTs with hot-reloaded keys.

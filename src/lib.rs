@@ -23,5 +23,6 @@ pub mod request;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod wire;

@@ -1,7 +1,6 @@
 //! Wiring: listeners (TCP or unix socket), the ext_authz and health services, the admin
 //! server, the reloader, and graceful shutdown on SIGTERM/SIGINT.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,7 +10,7 @@ use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
 use crate::authz::{AuthzService, CheckServer, Shed};
-use crate::config::{Config, ListenAddr};
+use crate::config::{Config, ListenAddr, Overrides};
 use crate::keys::KeyRing;
 use crate::net;
 use crate::reload;
@@ -20,27 +19,6 @@ use crate::telemetry::{Metrics, ReloadKind, ReloadResult};
 
 /// The gRPC health service name Envoy and Kubernetes probes ask about.
 pub const AUTHZ_SERVICE_NAME: &str = "envoy.service.auth.v3.Authorization";
-
-/// Listener addresses given on the command line, which win over the config file.
-#[derive(Clone, Debug, Default)]
-pub struct Overrides {
-    /// `--grpc-addr`.
-    pub grpc: Option<ListenAddr>,
-    /// `--admin-addr`.
-    pub admin: Option<SocketAddr>,
-}
-
-impl Overrides {
-    /// Applies the overrides to a config.
-    pub fn apply(&self, config: &mut Config) {
-        if let Some(g) = &self.grpc {
-            config.listen.grpc = g.clone();
-        }
-        if let Some(a) = self.admin {
-            config.listen.admin = a;
-        }
-    }
-}
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]

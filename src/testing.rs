@@ -175,3 +175,51 @@ pub fn envoy_like_request(token: Option<&str>) -> CheckRequest {
     }
     check_request("GET", "/orders/42?x=1", "api.example.com", &headers)
 }
+
+/// Everything a [`crate::request::RequestView`] exposes, in a canonical owned form: map entries
+/// (the `headers` map, `context_extensions`) keyed with the last occurrence winning, as a
+/// protobuf map decodes; the `header_map` list in order. Two views that summarize equally
+/// decide equally.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ViewSummary {
+    /// method, path, host, request id, principal, source address.
+    pub fields: [String; 6],
+    /// The `headers` map (empty in list mode).
+    pub header_map: std::collections::BTreeMap<String, String>,
+    /// The `header_map` list (empty in map mode).
+    pub header_list: Vec<(String, String)>,
+    /// `context_extensions`.
+    pub context: std::collections::BTreeMap<String, String>,
+}
+
+/// Summarizes a view (see [`ViewSummary`]).
+pub fn summarize(view: &crate::request::RequestView<'_>) -> ViewSummary {
+    let owned = |entries: &[(&str, &str)]| -> Vec<(String, String)> {
+        entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let (header_map, header_list) = if view.is_header_list() {
+        (Default::default(), owned(view.header_entries()))
+    } else {
+        (
+            owned(view.header_entries()).into_iter().collect(),
+            Vec::new(),
+        )
+    };
+    ViewSummary {
+        fields: [
+            view.method,
+            view.path,
+            view.host,
+            view.request_id,
+            view.principal,
+            view.source_address,
+        ]
+        .map(str::to_string),
+        header_map,
+        header_list,
+        context: owned(view.context_entries()).into_iter().collect(),
+    }
+}

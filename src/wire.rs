@@ -3,10 +3,12 @@
 //! and unused fields are skipped; malformed input is an error. `tests` compares it with prost.
 //!
 //! Field numbers (envoy `service/auth/v3`): CheckRequest.attributes = 1;
-//! AttributeContext.request = 4, .context_extensions = 10 (map); Request.http = 2;
-//! HttpRequest.id = 1, .method = 2, .headers = 3 (map), .path = 4, .host = 5, .header_map = 13;
-//! HeaderMap.headers = 1; HeaderValue.key = 1, .value = 2, .raw_value = 3; map entry key = 1,
-//! value = 2.
+//! AttributeContext.source = 1, .request = 4, .context_extensions = 10 (map); Peer.address = 1,
+//! .principal = 4; Address.socket_address = 1 (a oneof with pipe = 2 and
+//! envoy_internal_address = 3); SocketAddress.address = 2; Request.http = 2; HttpRequest.id = 1,
+//! .method = 2, .headers = 3 (map), .path = 4, .host = 5, .header_map = 13; HeaderMap.headers =
+//! 1; HeaderValue.key = 1, .value = 2, .raw_value = 3; map entry key = 1, value = 2 (any other
+//! field of a map entry is skipped, as prost does).
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +35,10 @@ pub struct WireRequest<'a> {
     pub header_list: Vec<(&'a str, &'a str)>,
     /// `context_extensions` entries.
     pub context_extensions: Vec<(&'a str, &'a str)>,
+    /// `source.principal`: the mTLS peer's identity (a SPIFFE ID under Istio).
+    pub principal: &'a str,
+    /// `source.address.socket_address.address`: the peer's IP.
+    pub source_address: &'a str,
 }
 
 /// Deepest nesting of skipped groups (prost's recursion limit).
@@ -68,6 +74,13 @@ impl<'a> Reader<'a> {
 
     fn str(&mut self) -> Result<&'a str, WireError> {
         std::str::from_utf8(self.bytes()?).map_err(|_| WireError)
+    }
+
+    /// The whole remaining payload as a string (a string field handed over by `each`).
+    fn str_payload(&mut self) -> Result<&'a str, WireError> {
+        let text = std::str::from_utf8(self.buf).map_err(|_| WireError)?;
+        self.buf = &[];
+        Ok(text)
     }
 
     /// Each field as (number, wire type); length-delimited payloads are read by the caller.
@@ -139,19 +152,32 @@ fn delimited<'a>(r: &mut Reader<'a>, wire_type: u8) -> Result<Reader<'a>, WireEr
     Ok(Reader { buf: r.bytes()? })
 }
 
-/// A map entry or HeaderValue: strings at fields 1 and 2 (and raw bytes at 3 for HeaderValue).
-fn pair<'a>(mut r: Reader<'a>) -> Result<(&'a str, &'a str), WireError> {
-    let (mut key, mut value, mut raw) = ("", "", None);
+/// A map entry: strings at fields 1 and 2; other fields are skipped.
+fn map_entry<'a>(mut r: Reader<'a>) -> Result<(&'a str, &'a str), WireError> {
+    let (mut key, mut value) = ("", "");
     while let Some((field, wt)) = r.next()? {
         match (field, wt) {
             (1, 2) => key = r.str()?,
             (2, 2) => value = r.str()?,
-            (3, 2) => raw = Some(r.bytes()?),
+            (_, wt) => r.skip(wt)?,
+        }
+    }
+    Ok((key, value))
+}
+
+/// A HeaderValue: key 1, value 2, raw_value 3 (bytes, preferred when not empty).
+fn header_value<'a>(mut r: Reader<'a>) -> Result<(&'a str, &'a str), WireError> {
+    let (mut key, mut value, mut raw): (&str, &str, &[u8]) = ("", "", &[]);
+    while let Some((field, wt)) = r.next()? {
+        match (field, wt) {
+            (1, 2) => key = r.str()?,
+            (2, 2) => value = r.str()?,
+            (3, 2) => raw = r.bytes()?,
             (_, wt) => r.skip(wt)?,
         }
     }
     // raw_value bytes that are not UTF-8 cannot hold a token: read as empty.
-    if let Some(raw) = raw.filter(|r| !r.is_empty()) {
+    if !raw.is_empty() {
         value = std::str::from_utf8(raw).unwrap_or("");
     }
     Ok((key, value))
@@ -173,10 +199,11 @@ impl<'a> WireRequest<'a> {
         Reader { buf }.each(1, |mut attrs| {
             while let Some((field, wt)) = attrs.next()? {
                 match field {
+                    1 => out.peer(delimited(&mut attrs, wt)?)?,
                     4 => delimited(&mut attrs, wt)?.each(2, |http| out.http(http))?,
                     10 => out
                         .context_extensions
-                        .push(pair(delimited(&mut attrs, wt)?)?),
+                        .push(map_entry(delimited(&mut attrs, wt)?)?),
                     _ => attrs.skip(wt)?,
                 }
             }
@@ -185,17 +212,45 @@ impl<'a> WireRequest<'a> {
         Ok(out)
     }
 
+    /// `attributes.source`: the principal, and the address when the oneof's last variant is a
+    /// socket address (prost replaces a oneof on a variant change and merges on a repeat).
+    fn peer(&mut self, mut peer: Reader<'a>) -> Result<(), WireError> {
+        while let Some((field, wt)) = peer.next()? {
+            match (field, wt) {
+                (1, 2) => {
+                    let mut address = delimited(&mut peer, wt)?;
+                    while let Some((variant, wt)) = address.next()? {
+                        match (variant, wt) {
+                            (1, 2) => delimited(&mut address, wt)?.each(2, |mut a| {
+                                self.source_address = a.str_payload()?;
+                                Ok(())
+                            })?,
+                            (2 | 3, _) => {
+                                self.source_address = "";
+                                address.skip(wt)?;
+                            }
+                            (_, wt) => address.skip(wt)?,
+                        }
+                    }
+                }
+                (4, 2) => self.principal = peer.str()?,
+                (_, wt) => peer.skip(wt)?,
+            }
+        }
+        Ok(())
+    }
+
     /// `attributes.request.http`.
     fn http(&mut self, mut http: Reader<'a>) -> Result<(), WireError> {
         while let Some((field, wt)) = http.next()? {
             match (field, wt) {
                 (1, 2) => self.id = http.str()?,
                 (2, 2) => self.method = http.str()?,
-                (3, 2) => push(&mut self.headers, pair(delimited(&mut http, wt)?)?),
+                (3, 2) => push(&mut self.headers, map_entry(delimited(&mut http, wt)?)?),
                 (4, 2) => self.path = http.str()?,
                 (5, 2) => self.host = http.str()?,
                 (13, 2) => delimited(&mut http, wt)?.each(1, |entry| {
-                    push(&mut self.header_list, pair(entry)?);
+                    push(&mut self.header_list, header_value(entry)?);
                     Ok(())
                 })?,
                 (_, wt) => http.skip(wt)?,

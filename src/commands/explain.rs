@@ -12,8 +12,7 @@ use crate::cli::ExplainArgs;
 use crate::config::{Config, TokenSource};
 use crate::keys::KeyRing;
 use crate::policy::RULE_EXTENSION;
-use crate::request::RequestView;
-use crate::testing::{check_request, with_context_extensions};
+use crate::request::Synthetic;
 
 /// Exit status for a deny.
 const DENY: u8 = 3;
@@ -23,29 +22,33 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, CommandError> {
     let config = Config::load(&args.config.config)?;
     let keys = KeyRing::load(&config.keys, &config.limits)?;
     let mut path = args.path.clone();
-    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut header = None;
     if let Some(token) = &args.token {
         match &config.jwt.sources[0] {
-            TokenSource::Header { name, prefix } => headers.push((
-                name.clone(),
-                format!("{}{token}", prefix.as_deref().unwrap_or("")),
-            )),
-            TokenSource::Cookie(name) => headers.push(("cookie".into(), format!("{name}={token}"))),
+            TokenSource::Header { name, prefix } => {
+                header = Some((
+                    name.clone(),
+                    format!("{}{token}", prefix.as_deref().unwrap_or("")),
+                ))
+            }
+            TokenSource::Cookie(name) => {
+                header = Some(("cookie".into(), format!("{name}={token}")))
+            }
             TokenSource::Query(name) => {
                 let sep = if path.contains('?') { '&' } else { '?' };
                 path = format!("{path}{sep}{name}={token}");
             }
         }
     }
-    let header_refs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let mut req = check_request(&args.method, &path, &args.host, &header_refs);
-    if let Some(rule) = &args.rule {
-        req = with_context_extensions(req, &[(RULE_EXTENSION, rule)]);
+    let mut req = Synthetic::new(&args.method, &path, &args.host);
+    if let Some((name, value)) = &header {
+        req.header(name, value);
     }
-    let view = RequestView::new(&req);
+    if let Some(rule) = &args.rule {
+        req.context_extensions
+            .push((RULE_EXTENSION.to_string(), rule.clone()));
+    }
+    let view = req.view();
     let Ok(decision) = decide(&view, &config, &keys, unix_now()) else {
         println!(
             "decision: unavailable (no verification key loaded: Envoy would apply status_on_error)"

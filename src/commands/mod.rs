@@ -7,9 +7,9 @@ mod token;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Overrides};
 use crate::keys::{self, KeyError, KeyRing};
-use crate::server::{self, Overrides, ServeError};
+use crate::server::{self, ServeError};
 use crate::telemetry::{self, LogError};
 
 /// A failed command.

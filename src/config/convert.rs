@@ -260,16 +260,12 @@ fn convert_source(
     }
 }
 
-/// Validates an HTTP header name and returns it lower-cased.
+/// Validates an HTTP header name (`http::HeaderName`: RFC 9110 token characters) and returns
+/// it lower-cased.
 pub(super) fn header_name(ctx: &Ctx<'_>, field: &str, name: &str) -> Result<String, ConfigError> {
-    let valid = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !valid {
-        return Err(ctx.invalid(field, format!("{name:?} is not a valid HTTP header name")));
-    }
-    Ok(name.to_ascii_lowercase())
+    http::HeaderName::from_bytes(name.as_bytes())
+        .map(|h| h.as_str().to_string())
+        .map_err(|_| ctx.invalid(field, format!("{name:?} is not a valid HTTP header name")))
 }
 
 fn convert_forward(ctx: &Ctx<'_>, raw: RawForward) -> Result<Forward, ConfigError> {

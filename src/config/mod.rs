@@ -2,7 +2,6 @@
 //! invalid value with an error that names the file and the field.
 
 mod convert;
-mod duration;
 mod raw;
 mod rules;
 
@@ -12,8 +11,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sha2::Digest;
-
-pub use duration::{format_duration, parse_duration, DurationError, HumanDuration};
 
 use crate::keys::Algorithm;
 use crate::policy::Policy;
@@ -220,6 +217,27 @@ impl Default for Limits {
             max_claims_depth: 16,
             max_keys_per_source: 1000,
             max_key_file_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Listener addresses given on the command line, which win over the config file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--grpc-addr`.
+    pub grpc: Option<ListenAddr>,
+    /// `--admin-addr`.
+    pub admin: Option<SocketAddr>,
+}
+
+impl Overrides {
+    /// Applies the overrides to a config.
+    pub fn apply(&self, config: &mut Config) {
+        if let Some(g) = &self.grpc {
+            config.listen.grpc = g.clone();
+        }
+        if let Some(a) = self.admin {
+            config.listen.admin = a;
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::duration::HumanDuration;
+use std::time::Duration;
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -192,5 +192,30 @@ impl<'de> Deserialize<'de> for OrderedPairs {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// A duration as humantime reads it (`200ms`, `30s`, `1h30m`). Parsed inside the visitor so
+/// that the YAML error names the field; the message says how to write one.
+#[derive(Clone, Copy, Debug)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = HumanDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration with a unit, such as 30s, 200ms, 10m or 24h")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<HumanDuration, E> {
+                humantime::parse_duration(text).map(HumanDuration).map_err(|e| {
+                    E::custom(format!(
+                        "invalid duration {text:?}: {e} (write a number with a unit: 200ms, 30s, 10m, 24h)"
+                    ))
+                })
+            }
+        }
+        d.deserialize_str(V)
     }
 }

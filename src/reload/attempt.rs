@@ -11,9 +11,9 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::unix_seconds;
+use crate::config::Overrides;
 use crate::config::{Config, ConfigError};
 use crate::keys::KeyRing;
-use crate::server::Overrides;
 use crate::state::State;
 use crate::telemetry::{ReloadKind, ReloadResult};
 

@@ -15,7 +15,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 
 pub use attempt::{log_ring, Outcome, Reloader};
 
-use crate::server::Overrides;
+use crate::config::Overrides;
 use crate::state::State;
 
 /// The debounce never delays a reload by more than this after the first event.

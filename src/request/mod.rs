@@ -3,6 +3,11 @@
 //! `CheckRequest` (`explain`, tests, benches). Header lookups read Envoy's `headers` map or,
 //! with `encode_raw_headers`, its `header_map` list.
 
+mod synthetic;
+
+pub use synthetic::Synthetic;
+
+use envoy_types::pb::envoy::config::core::v3::address::Address;
 use envoy_types::pb::envoy::service::auth::v3::CheckRequest;
 
 use crate::wire::WireRequest;
@@ -18,6 +23,10 @@ pub struct RequestView<'a> {
     pub host: &'a str,
     /// `x-request-id` when present, else Envoy's stream id.
     pub request_id: &'a str,
+    /// The mTLS peer's identity (`source.principal`; a SPIFFE ID under Istio), or empty.
+    pub principal: &'a str,
+    /// The peer's IP address (`source.address`), or empty.
+    pub source_address: &'a str,
     /// `headers` map entries (unique, exact names; the last wins like a protobuf map), or
     /// `header_map` entries (repeats kept, names compared case-insensitively).
     headers: Vec<(&'a str, &'a str)>,
@@ -41,7 +50,16 @@ impl<'a> RequestView<'a> {
         let pairs = |m: &'a std::collections::HashMap<String, String>| -> Vec<(&'a str, &'a str)> {
             m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
         };
+        let source = attrs.and_then(|a| a.source.as_ref());
+        let socket = source
+            .and_then(|p| p.address.as_ref())
+            .and_then(|a| match &a.address {
+                Some(Address::SocketAddress(s)) => Some(s.address.as_str()),
+                _ => None,
+            });
         let wire = WireRequest {
+            principal: source.map_or("", |p| &p.principal),
+            source_address: socket.unwrap_or(""),
             id: http.map_or("", |h| &h.id),
             method: http.map_or("", |h| &h.method),
             path: http.map_or("", |h| &h.path),
@@ -71,6 +89,8 @@ impl<'a> RequestView<'a> {
             path: w.path,
             host: w.host,
             request_id: w.id,
+            principal: w.principal,
+            source_address: w.source_address,
             headers: if list { w.header_list } else { w.headers },
             list,
             context: w.context_extensions,
@@ -130,6 +150,22 @@ impl<'a> RequestView<'a> {
 
     fn first(&self, name: &str) -> Option<&'a str> {
         self.header(name).ok().flatten()
+    }
+
+    /// The header entries as received: the `headers` map's entries or, when
+    /// [`Self::is_header_list`], the `header_map` list's.
+    pub fn header_entries(&self) -> &[(&'a str, &'a str)] {
+        &self.headers
+    }
+
+    /// True when the headers came from `header_map` (`encode_raw_headers`).
+    pub fn is_header_list(&self) -> bool {
+        self.list
+    }
+
+    /// The `context_extensions` entries as received.
+    pub fn context_entries(&self) -> &[(&'a str, &'a str)] {
+        &self.context
     }
 
     /// The route's `context_extensions` value for `key`.
