@@ -90,7 +90,7 @@ pub fn decide<'s, 't>(
     keys: &'s KeyRing,
     now: u64,
 ) -> Result<Decision<'s, 't>, Unavailable> {
-    let path = match policy::normalize(view.path) {
+    let path = match policy::normalize(view.path, &config.policy.paths) {
         Ok(p) => p,
         Err(why) => {
             return Ok(Decision::Deny(Deny::new(

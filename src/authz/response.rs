@@ -96,7 +96,7 @@ fn allow(a: &Allow<'_, '_>, view: &RequestView<'_>, config: &Config, sink: &mut 
     }
     if fwd.strip_token {
         if let Some(found) = a.found {
-            strip(&config.jwt.sources[found.source], view, sink);
+            strip(&config.jwt.sources[found.source], found.spelled, view, sink);
         }
     }
     sink.meta("decision", "allow");
@@ -131,11 +131,23 @@ fn allow(a: &Allow<'_, '_>, view: &RequestView<'_>, config: &Config, sink: &mut 
     }
 }
 
-/// Removes the credential from where it was found.
-fn strip(source: &TokenSource, view: &RequestView<'_>, sink: &mut impl Sink) {
+/// Removes the credential from where it was found. A query parameter is removed by its name and,
+/// when the client encoded it, by its spelling too: proxies differ in whether they decode names
+/// before matching.
+fn strip(
+    source: &TokenSource,
+    spelled: Option<&str>,
+    view: &RequestView<'_>,
+    sink: &mut impl Sink,
+) {
     match source {
         TokenSource::Header { name, .. } => sink.remove_header(name),
-        TokenSource::Query(name) => sink.remove_query(name),
+        TokenSource::Query(name) => {
+            sink.remove_query(name);
+            if let Some(raw) = spelled.filter(|raw| raw != name) {
+                sink.remove_query(raw);
+            }
+        }
         TokenSource::Cookie(name) => {
             let kept: Vec<&str> = view
                 .header_values("cookie")

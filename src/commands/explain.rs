@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
 use envoy_types::pb::envoy::service::auth::v3::CheckResponse;
 
-use super::CommandError;
+use super::{say, CommandError, Output};
 use crate::authz::{build_response, decide, unix_now, AllowKind, Decision};
 use crate::cli::ExplainArgs;
 use crate::config::{Config, TokenSource};
@@ -49,81 +49,105 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, CommandError> {
             .push((RULE_EXTENSION.to_string(), rule.clone()));
     }
     let view = req.view();
+    let mut out = Output::default();
     let Ok(decision) = decide(&view, &config, &keys, unix_now()) else {
-        println!(
+        say!(
+            out,
             "decision: unavailable (no verification key loaded: Envoy would apply status_on_error)"
         );
+        out.emit()?;
         return Ok(ExitCode::FAILURE);
     };
-    print_decision(&decision);
-    print_response(&build_response(&decision, &view, &config));
+    print_decision(&mut out, &decision);
+    print_response(&mut out, &build_response(&decision, &view, &config));
+    out.emit()?;
     Ok(match decision {
         Decision::Allow(_) => ExitCode::SUCCESS,
         Decision::Deny(_) => ExitCode::from(DENY),
     })
 }
 
-fn print_decision(decision: &Decision<'_, '_>) {
+fn print_decision(out: &mut Output, decision: &Decision<'_, '_>) {
     match decision {
         Decision::Allow(a) => {
-            println!("decision: allow");
+            say!(out, "decision: allow");
             match &a.kind {
-                AllowKind::Token => println!("reason:   ok (valid token{})", if a.rule.is_some() { ", rule requirements met" } else { "" }),
-                AllowKind::Public => println!("reason:   public (the rule needs no token)"),
-                AllowKind::Shadow(d) => println!(
+                AllowKind::Token => say!(out, "reason:   ok (valid token{})", if a.rule.is_some() { ", rule requirements met" } else { "" }),
+                AllowKind::Public => say!(out, "reason:   public (the rule needs no token)"),
+                AllowKind::Shadow(d) => say!(out,
                     "reason:   shadow (would deny: {} - {}; allowed because the rule is in shadow mode)",
                     d.reason, d.detail
                 ),
             }
-            println!("rule:     {}", a.rule.map_or("(none)", |r| r.name.as_str()));
+            say!(
+                out,
+                "rule:     {}",
+                a.rule.map_or("(none)", |r| r.name.as_str())
+            );
             if let Some(t) = &a.token {
-                println!(
+                say!(
+                    out,
                     "kid:      {} ({}, fingerprint {})",
-                    t.key.kid, t.key.alg, t.key.fingerprint
+                    t.key.kid,
+                    t.key.alg,
+                    t.key.fingerprint
                 );
             }
         }
         Decision::Deny(d) => {
-            println!("decision: deny");
-            println!("reason:   {} ({})", d.reason, d.detail);
-            println!("rule:     {}", d.rule.map_or("(none)", |r| r.name.as_str()));
+            say!(out, "decision: deny");
+            say!(out, "reason:   {} ({})", d.reason, d.detail);
+            say!(
+                out,
+                "rule:     {}",
+                d.rule.map_or("(none)", |r| r.name.as_str())
+            );
             if let Some(key) = d.key {
-                println!(
+                say!(
+                    out,
                     "kid:      {} ({}, fingerprint {})",
-                    key.kid, key.alg, key.fingerprint
+                    key.kid,
+                    key.alg,
+                    key.fingerprint
                 );
             }
         }
     }
 }
 
-fn print_response(resp: &CheckResponse) {
+fn print_response(out: &mut Output, resp: &CheckResponse) {
     let code = resp.status.as_ref().map_or(0, |s| s.code);
-    println!("grpc:     {code}");
+    say!(out, "grpc:     {code}");
     match &resp.http_response {
         Some(HttpResponse::DeniedResponse(d)) => {
-            println!("http:     {}", d.status.as_ref().map_or(403, |s| s.code));
-            println!("response headers:");
+            say!(
+                out,
+                "http:     {}",
+                d.status.as_ref().map_or(403, |s| s.code)
+            );
+            say!(out, "response headers:");
             for h in d.headers.iter().filter_map(|h| h.header.as_ref()) {
-                println!("  {}: {}", h.key, h.value);
+                say!(out, "  {}: {}", h.key, h.value);
             }
             if !d.body.is_empty() {
-                println!("body:     {}", d.body);
+                say!(out, "body:     {}", d.body);
             }
         }
         Some(HttpResponse::OkResponse(ok)) => {
-            println!("upstream headers set (overwrite):");
+            say!(out, "upstream headers set (overwrite):");
             for h in ok.headers.iter().filter_map(|h| h.header.as_ref()) {
-                println!("  {}: {}", h.key, h.value);
+                say!(out, "  {}: {}", h.key, h.value);
             }
             if !ok.headers_to_remove.is_empty() {
-                println!(
+                say!(
+                    out,
                     "upstream headers removed: {}",
                     ok.headers_to_remove.join(", ")
                 );
             }
             if !ok.query_parameters_to_remove.is_empty() {
-                println!(
+                say!(
+                    out,
                     "query parameters removed: {}",
                     ok.query_parameters_to_remove.join(", ")
                 );
@@ -138,7 +162,7 @@ fn print_response(resp: &CheckResponse) {
             .into_iter()
             .map(|k| format!("{k}={}", render(&md.fields[k])))
             .collect();
-        println!("metadata: {}", pairs.join(" "));
+        say!(out, "metadata: {}", pairs.join(" "));
     }
 }
 

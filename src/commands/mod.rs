@@ -1,6 +1,7 @@
 //! What each subcommand does. `main` only parses the command line and calls [`run`].
 
 mod explain;
+mod output;
 mod probe;
 mod token;
 
@@ -11,6 +12,8 @@ use crate::config::{Config, ConfigError, Overrides};
 use crate::keys::{self, KeyError, KeyRing};
 use crate::server::{self, ServeError};
 use crate::telemetry::{self, LogError};
+
+use output::{say, Output};
 
 /// A failed command.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +30,9 @@ pub enum CommandError {
     /// Logging could not be set up.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// Standard output could not be written.
+    #[error("cannot write to standard output: {0}")]
+    Output(std::io::Error),
     /// A runtime could not be started.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
@@ -62,6 +68,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
 
 /// Prints each key's kid, algorithm, length and fingerprint; never the key.
 fn validate(config: &Config) -> Result<ExitCode, CommandError> {
+    let mut out = Output::default();
     let loaded = keys::load_sources(&config.keys, &config.limits)?;
     for key in &loaded {
         for w in &key.warnings {
@@ -80,12 +87,17 @@ fn validate(config: &Config) -> Result<ExitCode, CommandError> {
             dirs.join(", ")
         )));
     }
-    println!(
+    say!(
+        out,
         "{:<24} {:<6} {:>6}  {:<16}  source",
-        "kid", "alg", "bytes", "fingerprint"
+        "kid",
+        "alg",
+        "bytes",
+        "fingerprint"
     );
     for k in ring.keys() {
-        println!(
+        say!(
+            out,
             "{:<24} {:<6} {:>6}  {:<16}  {}",
             k.kid,
             k.alg.name(),
@@ -94,11 +106,13 @@ fn validate(config: &Config) -> Result<ExitCode, CommandError> {
             k.source
         );
     }
-    println!(
+    say!(
+        out,
         "{}: OK ({} keys, {} rules)",
         config.path.display(),
         ring.len(),
         config.policy.rules.len()
     );
+    out.emit()?;
     Ok(ExitCode::SUCCESS)
 }

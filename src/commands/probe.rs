@@ -8,7 +8,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
-use super::CommandError;
+use super::{say, CommandError, Output};
 use crate::cli::ProbeArgs;
 use crate::config::ListenAddr;
 
@@ -26,7 +26,9 @@ pub fn run(args: &ProbeArgs) -> Result<ExitCode, CommandError> {
     });
     match status {
         Ok(1) => {
-            println!("{addr} {:?}: SERVING", args.service);
+            let mut out = Output::default();
+            say!(out, "{addr} {:?}: SERVING", args.service);
+            out.emit()?;
             Ok(ExitCode::SUCCESS)
         }
         Ok(code) => {
@@ -35,7 +37,9 @@ pub fn run(args: &ProbeArgs) -> Result<ExitCode, CommandError> {
                 3 => "SERVICE_UNKNOWN",
                 _ => "UNKNOWN",
             };
-            println!("{addr} {:?}: {name}", args.service);
+            let mut out = Output::default();
+            say!(out, "{addr} {:?}: {name}", args.service);
+            out.emit()?;
             Ok(ExitCode::FAILURE)
         }
         Err(e) => Err(CommandError::Other(e)),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use serde_json::{Map, Value};
 
-use super::CommandError;
+use super::{say, CommandError, Output};
 use crate::authz::unix_now;
 use crate::cli::TokenArgs;
 use crate::config::Config;
@@ -24,7 +24,9 @@ pub fn run(args: &TokenArgs) -> Result<ExitCode, CommandError> {
             .first()
             .ok_or_else(|| CommandError::Other("no keys loaded: nothing to sign with".into()))?,
     };
-    println!("{}", mint(key, &config, args, unix_now())?);
+    let mut out = Output::default();
+    say!(out, "{}", mint(key, &config, args, unix_now())?);
+    out.emit()?;
     Ok(ExitCode::SUCCESS)
 }
 

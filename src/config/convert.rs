@@ -83,7 +83,7 @@ pub(super) fn convert(
             "must be non-empty printable ASCII without '\"' or '\\' (it is quoted in WWW-Authenticate)",
         ));
     }
-    let policy = super::rules::convert_rules(&ctx, raw.rules, raw.default.as_deref())?;
+    let policy = super::rules::convert_rules(&ctx, raw.rules, raw.default.as_deref(), raw.paths)?;
     Ok(super::Config {
         path: path.to_path_buf(),
         digest,

@@ -25,6 +25,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub default: Option<String>,
     #[serde(default)]
+    pub paths: RawPaths,
+    #[serde(default)]
     pub forward: RawForward,
     #[serde(default)]
     pub responses: RawResponses,
@@ -95,6 +97,14 @@ pub struct RawRule {
     pub public: bool,
     pub require: Option<RawRequire>,
     pub mode: Option<String>,
+}
+
+/// `paths:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPaths {
+    pub case_insensitive: Option<bool>,
+    pub parameters: Option<String>,
 }
 
 /// `rules[].match`.

@@ -6,11 +6,11 @@ use std::collections::HashSet;
 use regex::RegexBuilder;
 
 use super::convert::Ctx;
-use super::raw::{RawClaimRequirement, RawMatch, RawRequire, RawRule};
+use super::raw::{RawClaimRequirement, RawMatch, RawPaths, RawRequire, RawRule};
 use super::ConfigError;
 use crate::policy::{
     normalize, ClaimCheck, ClaimOp, ClaimPath, DefaultAction, HostPattern, Matcher, Mode,
-    PathMatch, Policy, Requirement, Rule,
+    Parameters, PathMatch, PathOptions, Policy, Requirement, Rule,
 };
 
 /// Compiled regex programs larger than this are refused.
@@ -22,7 +22,21 @@ pub(super) fn convert_rules(
     ctx: &Ctx<'_>,
     raw: Vec<RawRule>,
     default: Option<&str>,
+    paths: RawPaths,
 ) -> Result<Policy, ConfigError> {
+    let paths = PathOptions {
+        case_insensitive: paths.case_insensitive.unwrap_or(false),
+        parameters: match paths.parameters.as_deref().unwrap_or("reject") {
+            "reject" => Parameters::Reject,
+            "strip" => Parameters::Strip,
+            other => {
+                return Err(ctx.invalid(
+                    "paths.parameters",
+                    format!("{other:?}: use reject or strip"),
+                ))
+            }
+        },
+    };
     let default = match default.unwrap_or("deny") {
         "deny" => DefaultAction::Deny,
         "allow" => DefaultAction::Allow,
@@ -80,28 +94,30 @@ pub(super) fn convert_rules(
         rules.push(Rule {
             index: i,
             name: r.name,
-            matcher: convert_match(ctx, &format!("{field}.match"), r.matcher)?,
+            matcher: convert_match(ctx, &format!("{field}.match"), r.matcher, &paths)?,
             public: r.public,
             require,
             mode,
         });
     }
-    Ok(Policy::new(rules, default))
+    Ok(Policy::new(rules, default, paths))
 }
 
-fn convert_match(ctx: &Ctx<'_>, field: &str, raw: RawMatch) -> Result<Matcher, ConfigError> {
+fn convert_match(
+    ctx: &Ctx<'_>,
+    field: &str,
+    raw: RawMatch,
+    paths: &PathOptions,
+) -> Result<Matcher, ConfigError> {
     let mut hosts = Vec::with_capacity(raw.hosts.len());
     for (i, h) in raw.hosts.iter().enumerate() {
         let f = format!("{field}.hosts[{i}]");
-        let h = h.to_ascii_lowercase();
         let pattern = if h == "*" {
             HostPattern::Any
         } else if let Some(rest) = h.strip_prefix("*.") {
-            check_host(ctx, &f, rest)?;
-            HostPattern::Suffix(format!(".{rest}"))
+            HostPattern::Suffix(format!(".{}", host(ctx, &f, rest)?))
         } else {
-            check_host(ctx, &f, &h)?;
-            HostPattern::Exact(h)
+            HostPattern::Exact(host(ctx, &f, h)?)
         };
         hosts.push(pattern);
     }
@@ -117,12 +133,15 @@ fn convert_match(ctx: &Ctx<'_>, field: &str, raw: RawMatch) -> Result<Matcher, C
     }
     let path = match (raw.path, raw.path_prefix, raw.path_regex) {
         (None, None, None) => PathMatch::Any,
-        (Some(p), None, None) => PathMatch::Exact(normalized(ctx, &format!("{field}.path"), p)?),
+        (Some(p), None, None) => {
+            PathMatch::Exact(normalized(ctx, &format!("{field}.path"), p, paths)?)
+        }
         (None, Some(p), None) => {
-            PathMatch::Prefix(normalized(ctx, &format!("{field}.path_prefix"), p)?)
+            PathMatch::Prefix(normalized(ctx, &format!("{field}.path_prefix"), p, paths)?)
         }
         (None, None, Some(re)) => {
             let regex = RegexBuilder::new(&format!("^(?:{re})$"))
+                .case_insensitive(paths.case_insensitive)
                 .size_limit(REGEX_SIZE_LIMIT)
                 .build()
                 .map_err(|e| {
@@ -141,29 +160,39 @@ fn convert_match(ctx: &Ctx<'_>, field: &str, raw: RawMatch) -> Result<Matcher, C
     })
 }
 
-fn check_host(ctx: &Ctx<'_>, field: &str, host: &str) -> Result<(), ConfigError> {
-    if host.contains(':') && !host.starts_with('[') {
-        return Err(ctx.invalid(
-            field,
-            format!("{host:?}: write hosts without a port (ports are ignored when matching)"),
+/// A host of `match.hosts`, parsed by `http::uri::Authority` as request hosts are: lower-cased,
+/// IPv6 literals in brackets, no port, no userinfo, no wildcard but a leading `*.`.
+fn host(ctx: &Ctx<'_>, field: &str, text: &str) -> Result<String, ConfigError> {
+    let invalid = |why: &str| ctx.invalid(field, format!("{text:?}: {why}"));
+    let parsed = http::uri::Authority::try_from(text).map_err(|_| {
+        invalid("not a host name (use exact names, *.suffix or *; IPv6 in brackets: [::1])")
+    })?;
+    if parsed.port().is_some() {
+        return Err(invalid(
+            "write hosts without a port (ports are ignored when matching)",
         ));
     }
-    let ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.[]:_".contains(&b))
-        && !host.contains('*');
-    if !ok {
-        return Err(ctx.invalid(
-            field,
-            format!("{host:?} is not a host name (use exact names, *.suffix or *)"),
-        ));
+    if text.contains(['@', '*']) || text.is_empty() {
+        return Err(invalid("not a host name (use exact names, *.suffix or *)"));
     }
-    Ok(())
+    let host = parsed.host().to_ascii_lowercase();
+    Ok(host.strip_suffix('.').map(str::to_string).unwrap_or(host))
 }
 
-fn normalized(ctx: &Ctx<'_>, field: &str, p: String) -> Result<String, ConfigError> {
-    match normalize(&p) {
+/// A rule's literal path, which must be written normalized (lower case is not required when
+/// paths compare case-insensitively: the literal is lower-cased like the request's path).
+fn normalized(
+    ctx: &Ctx<'_>,
+    field: &str,
+    p: String,
+    paths: &PathOptions,
+) -> Result<String, ConfigError> {
+    let p = if paths.case_insensitive {
+        p.to_ascii_lowercase()
+    } else {
+        p
+    };
+    match normalize(&p, paths) {
         Ok(n) if n == p => Ok(p),
         Ok(n) => Err(ctx.invalid(
             field,

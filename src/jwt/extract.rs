@@ -15,6 +15,9 @@ pub struct Found<'a> {
     pub token: &'a str,
     /// Which configured source held it.
     pub source: usize,
+    /// For a query source: the parameter name as the client spelled it (`%61t` for `at`), so
+    /// that `strip_token` removes it however a proxy matches names.
+    pub spelled: Option<&'a str>,
 }
 
 fn malformed(detail: &'static str) -> TokenError {
@@ -31,17 +34,22 @@ pub fn extract<'a>(
     max_header_bytes: usize,
 ) -> Result<Option<Found<'a>>, TokenError> {
     for (index, source) in sources.iter().enumerate() {
-        let token = match source {
-            TokenSource::Header { name, prefix } => {
-                from_header(view, name, prefix.as_deref(), max_header_bytes)?
-            }
-            TokenSource::Cookie(name) => from_cookies(view, name, max_header_bytes)?,
-            TokenSource::Query(name) => from_query(view.path, name)?,
+        let (token, spelled) = match source {
+            TokenSource::Header { name, prefix } => (
+                from_header(view, name, prefix.as_deref(), max_header_bytes)?,
+                None,
+            ),
+            TokenSource::Cookie(name) => (from_cookies(view, name, max_header_bytes)?, None),
+            TokenSource::Query(name) => match from_query(view.path, name)? {
+                Some((spelled, token)) => (Some(token), Some(spelled)),
+                None => (None, None),
+            },
         };
         if let Some(token) = token {
             return Ok(Some(Found {
                 token,
                 source: index,
+                spelled,
             }));
         }
     }
@@ -171,7 +179,11 @@ fn from_cookies<'a>(
     Ok(found)
 }
 
-fn from_query<'a>(path: &'a str, name: &str) -> Result<Option<&'a str>, TokenError> {
+/// The token parameter: `(name as spelled, value)`. Names are compared after percent-decoding
+/// (and `+` as a space, as form decoding reads it), because the upstream decodes them: a second
+/// `%61t=` next to `at=` is a second token, not an unrelated parameter. The value itself must be
+/// a plain token (an escape in it is outside base64url).
+fn from_query<'a>(path: &'a str, name: &str) -> Result<Option<(&'a str, &'a str)>, TokenError> {
     let Some((_, query)) = path.split_once('?') else {
         return Ok(None);
     };
@@ -179,15 +191,26 @@ fn from_query<'a>(path: &'a str, name: &str) -> Result<Option<&'a str>, TokenErr
     let mut found = None;
     for pair in query.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if k != name {
+        if !param_name_is(k, name) {
             continue;
         }
         if found.is_some() {
             return Err(malformed("token query parameter appears more than once"));
         }
-        found = Some(checked_token(v)?);
+        found = Some((k, checked_token(v)?));
     }
     Ok(found)
+}
+
+/// True when the raw parameter name `raw` decodes to `name`.
+fn param_name_is(raw: &str, name: &str) -> bool {
+    if !raw.contains(['%', '+']) {
+        return raw == name;
+    }
+    let plus_as_space = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_as_space)
+        .decode_utf8()
+        .is_ok_and(|decoded| decoded == name)
 }
 
 #[cfg(test)]
@@ -376,6 +399,32 @@ mod tests {
         );
         assert_eq!(token_of(run(&[], "/p?t=", &q)), Err("credential is empty"));
         assert_eq!(token_of(run(&[], "/p", &q)), Ok(None));
+    }
+
+    #[test]
+    fn query_names_are_compared_decoded() {
+        let q = vec![TokenSource::Query("at".into())];
+        for path in [
+            "/p?at=a.b.c&%61t=x.y.z",
+            "/p?%61%74=a&at=b",
+            "/p?a%74=a&%41t=b&at=c",
+        ] {
+            assert_eq!(
+                token_of(run(&[], path, &q)),
+                Err("token query parameter appears more than once"),
+                "{path}"
+            );
+        }
+        let found = run(&[], "/p?x=1&%61t=a.b.c", &q).unwrap().unwrap();
+        assert_eq!((found.token, found.spelled), ("a.b.c", Some("%61t")));
+        // `%41t` is `At`, another name; an invalid escape names nothing.
+        assert_eq!(token_of(run(&[], "/p?%41t=a&at%zz=b", &q)), Ok(None));
+        assert_eq!(
+            token_of(run(&[], "/p?at=a%2Eb", &q)),
+            Err("credential contains characters outside base64url")
+        );
+        let spaced = vec![TokenSource::Query("a t".into())];
+        assert_eq!(token_of(run(&[], "/p?a+t=v", &spaced)), Ok(Some("v")));
     }
 
     #[test]

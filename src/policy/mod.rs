@@ -6,12 +6,13 @@ mod claim_path;
 mod path;
 mod require;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use regex::Regex;
 
 pub use claim_path::ClaimPath;
-pub use path::{has_segment_prefix, normalize};
+pub use path::{has_segment_prefix, normalize, Parameters, PathOptions};
 pub use require::{has_scope, ClaimCheck, ClaimOp, Failure, Requirement};
 
 /// The `context_extensions` key that selects a rule by name.
@@ -95,6 +96,8 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// Applies when rules exist and none matches.
     pub default: DefaultAction,
+    /// How request paths are normalized before matching.
+    pub paths: PathOptions,
     by_name: HashMap<String, usize>,
     /// Per rule, the first bytes its path must start with: a quick filter (one AND and one
     /// compare) that skips most non-matching rules without a string comparison.
@@ -151,7 +154,7 @@ pub enum Selection<'a> {
 
 impl Policy {
     /// Builds a policy; names must already be unique (config validation checks).
-    pub fn new(mut rules: Vec<Rule>, default: DefaultAction) -> Self {
+    pub fn new(mut rules: Vec<Rule>, default: DefaultAction, paths: PathOptions) -> Self {
         for (i, r) in rules.iter_mut().enumerate() {
             r.index = i;
         }
@@ -167,6 +170,7 @@ impl Policy {
         Self {
             rules,
             default,
+            paths,
             by_name,
             heads,
         }
@@ -194,39 +198,41 @@ impl Policy {
         if self.rules.is_empty() {
             return Selection::NoRules;
         }
-        let host = host_without_port(host);
-        // Hosts are compared lower-cased; they almost always are already (no allocation then).
-        let host: std::borrow::Cow<'_, str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
-            host.to_ascii_lowercase().into()
-        } else {
-            host.into()
-        };
+        let host = request_host(host);
+        let host = host.as_deref();
         let head = PathHead::of(path);
         self.rules
             .iter()
             .zip(&self.heads)
-            .find(|(r, h)| head & h.mask == h.word && r.matcher.matches(method, &host, path))
+            .find(|(r, h)| head & h.mask == h.word && r.matcher.matches(method, host, path))
             .map_or(Selection::NoMatch, |(r, _)| Selection::Rule(r))
     }
 }
 
-/// Strips the port (`h:8080`, `[::1]:8080`) and a trailing dot.
-pub fn host_without_port(host: &str) -> &str {
-    let host = if let Some(rest) = host.strip_prefix('[') {
-        rest.split_once(']').map_or(host, |(h, _)| h)
+/// The host of a request's `:authority` as host patterns compare it: parsed by
+/// `http::uri::Authority`, without the port and a trailing dot, lower-cased, IPv6 literals in
+/// brackets (`[::1]`). `None` when it is not a plain `host[:port]` (empty, invalid, or with
+/// userinfo, which a host pattern must never be matched against): then only rules without
+/// hosts, or with `*`, match.
+pub fn request_host(authority: &str) -> Option<Cow<'_, str>> {
+    let parsed = http::uri::Authority::try_from(authority).ok()?;
+    if parsed.as_str().contains('@') {
+        return None;
+    }
+    // `host()` is a prefix of the authority: borrow it from the request.
+    let host = &authority[..parsed.host().len()];
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Some(Cow::Owned(host.to_ascii_lowercase()))
     } else {
-        match host.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => host,
-        }
-    };
-    host.strip_suffix('.').unwrap_or(host)
+        Some(Cow::Borrowed(host))
+    }
 }
 
 impl Matcher {
-    /// True when the request matches every condition. `host` is lower case without a port;
-    /// the cheapest and most selective test (the path) runs first.
-    pub fn matches(&self, method: &str, host: &str, path: &str) -> bool {
+    /// True when the request matches every condition. `host` is [`request_host`]'s; the
+    /// cheapest and most selective test (the path) runs first.
+    pub fn matches(&self, method: &str, host: Option<&str>, path: &str) -> bool {
         let path_ok = match &self.path {
             PathMatch::Any => true,
             PathMatch::Exact(p) => path == p,
@@ -240,12 +246,15 @@ impl Matcher {
 }
 
 impl HostPattern {
-    /// True when `host` (lower case, port already stripped) matches.
-    pub fn matches(&self, host: &str) -> bool {
-        match self {
-            HostPattern::Any => true,
-            HostPattern::Exact(h) => host == h,
-            HostPattern::Suffix(s) => host.len() > s.len() && host.ends_with(s.as_str()),
+    /// True when `host` ([`request_host`]'s) matches.
+    pub fn matches(&self, host: Option<&str>) -> bool {
+        match (self, host) {
+            (HostPattern::Any, _) => true,
+            (_, None) => false,
+            (HostPattern::Exact(h), Some(host)) => host == h,
+            (HostPattern::Suffix(s), Some(host)) => {
+                host.len() > s.len() && host.ends_with(s.as_str())
+            }
         }
     }
 }
@@ -257,24 +266,32 @@ mod tests {
     #[test]
     fn hosts_ignore_port_case_and_trailing_dot() {
         for (raw, expected) in [
-            ("api.example.com:8443", "api.example.com"),
-            ("api.example.com.", "api.example.com"),
-            ("[::1]:8080", "::1"),
-            ("[::1]", "::1"),
-            ("localhost", "localhost"),
+            ("api.example.com:8443", Some("api.example.com")),
+            ("api.example.com.", Some("api.example.com")),
+            ("API.Example.com", Some("api.example.com")),
+            ("[::1]:8080", Some("[::1]")),
+            ("[::1]", Some("[::1]")),
+            ("[FD00::1]", Some("[fd00::1]")),
+            ("localhost", Some("localhost")),
+            ("evil.com@api.example.com", None),
+            ("", None),
+            ("a b", None),
+            ("[::1", None),
         ] {
-            assert_eq!(host_without_port(raw), expected);
+            assert_eq!(request_host(raw).as_deref(), expected, "{raw:?}");
         }
         let exact = HostPattern::Exact("api.example.com".into());
-        assert!(exact.matches("api.example.com"));
-        assert!(!exact.matches("xapi.example.com"));
+        assert!(exact.matches(Some("api.example.com")));
+        assert!(!exact.matches(Some("xapi.example.com")));
+        assert!(!exact.matches(None));
+        assert!(HostPattern::Any.matches(None));
         let wild = HostPattern::Suffix(".example.com".into());
-        assert!(wild.matches("a.example.com"));
-        assert!(wild.matches("a.b.example.com"));
-        assert!(!wild.matches("example.com"));
-        assert!(!wild.matches(".example.com"));
-        assert!(!wild.matches("aexample.com"));
-        assert!(!wild.matches("é.example.co"));
+        assert!(wild.matches(Some("a.example.com")));
+        assert!(wild.matches(Some("a.b.example.com")));
+        assert!(!wild.matches(Some("example.com")));
+        assert!(!wild.matches(Some(".example.com")));
+        assert!(!wild.matches(Some("aexample.com")));
+        assert!(!wild.matches(Some("é.example.co")));
         let policy = Policy::new(
             vec![Rule {
                 index: 0,
@@ -289,6 +306,7 @@ mod tests {
                 mode: Mode::Enforce,
             }],
             DefaultAction::Deny,
+            PathOptions::default(),
         );
         assert!(
             matches!(
@@ -336,8 +354,12 @@ mod tests {
                     PathMatch::Prefix(lit.to_string()),
                 ] {
                     let want = m.clone();
-                    let policy = Policy::new(vec![rule(i, m)], DefaultAction::Deny);
-                    let expected = rule(i, want).matcher.matches("GET", "h", path);
+                    let policy = Policy::new(
+                        vec![rule(i, m)],
+                        DefaultAction::Deny,
+                        PathOptions::default(),
+                    );
+                    let expected = rule(i, want).matcher.matches("GET", Some("h"), path);
                     let got = matches!(policy.select(None, "GET", "h", path), Selection::Rule(_));
                     assert_eq!(got, expected, "{lit} vs {path}");
                 }

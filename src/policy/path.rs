@@ -5,11 +5,36 @@
 //! unreserved characters (RFC 3986 §6.2.2.2, as Envoy's `normalize_path` does); merge `//`;
 //! resolve `.` and `..`. An encoded `/` or `\`, a raw `\`, or a broken escape makes the path
 //! ambiguous: the request is denied rather than guessed at.
+//!
+//! Two backend behaviours are configurable (`paths:`). Path parameters (`/admin;x=1`, and
+//! `/docs/..;/admin`, which Tomcat and Jetty read as `/admin`): by default a `;` anywhere in the
+//! path is ambiguous; `parameters: strip` removes `;...` from each segment before dot-segments
+//! are resolved, as those servers do. Case: `case_insensitive: true` lower-cases the path (and
+//! every rule's literal) for backends that route `/ADMIN` to `/admin`.
 
 use std::borrow::Cow;
 
+/// `paths.parameters`: what a `;` in a path segment means.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Parameters {
+    /// A `;` makes the path ambiguous (400 `ambiguous_path`).
+    #[default]
+    Reject,
+    /// `;...` is removed from each segment (Tomcat/Jetty path parameters).
+    Strip,
+}
+
+/// `paths:`: how request paths are normalized before matching.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PathOptions {
+    /// Compare paths ASCII case-insensitively (the path is lower-cased).
+    pub case_insensitive: bool,
+    /// What a `;` in a segment means.
+    pub parameters: Parameters,
+}
+
 /// Normalizes `raw`; `Err` carries the precise reason the path is ambiguous.
-pub fn normalize(raw: &str) -> Result<Cow<'_, str>, &'static str> {
+pub fn normalize<'a>(raw: &'a str, options: &PathOptions) -> Result<Cow<'a, str>, &'static str> {
     let end = raw.find(['?', '#']).unwrap_or(raw.len());
     let path = &raw[..end];
     if path.is_empty() {
@@ -18,15 +43,39 @@ pub fn normalize(raw: &str) -> Result<Cow<'_, str>, &'static str> {
     if !path.starts_with('/') {
         return Err("path is not absolute");
     }
-    let clean = !path.contains(['%', '\\']) && !path.contains("//") && !path.contains("/.");
-    if clean {
-        return Ok(Cow::Borrowed(path));
+    let clean = !path.contains(['%', '\\', ';']) && !path.contains("//") && !path.contains("/.");
+    let normalized = if clean {
+        Cow::Borrowed(path)
+    } else {
+        if path.contains('\\') {
+            return Err("path contains a backslash");
+        }
+        let without_parameters = match (path.contains(';'), options.parameters) {
+            (false, _) => Cow::Borrowed(path),
+            (true, Parameters::Reject) => {
+                return Err("path has a ';' parameter (paths.parameters: reject)")
+            }
+            (true, Parameters::Strip) => Cow::Owned(strip_parameters(path)),
+        };
+        let decoded = decode_unreserved(&without_parameters)?;
+        Cow::Owned(resolve_segments(&decoded))
+    };
+    if options.case_insensitive && normalized.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Ok(Cow::Owned(normalized.to_ascii_lowercase()));
     }
-    if path.contains('\\') {
-        return Err("path contains a backslash");
+    Ok(normalized)
+}
+
+/// Removes `;...` from every segment (`/a;x/b;y=1` → `/a/b`).
+fn strip_parameters(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(segment.split_once(';').map_or(segment, |(kept, _)| kept));
     }
-    let decoded = decode_unreserved(path)?;
-    Ok(Cow::Owned(resolve_segments(&decoded)))
+    out
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -114,6 +163,11 @@ pub fn has_segment_prefix(path: &str, prefix: &str) -> bool {
 mod tests {
     use super::*;
 
+    const DEFAULT: PathOptions = PathOptions {
+        case_insensitive: false,
+        parameters: Parameters::Reject,
+    };
+
     #[test]
     fn normalizes_like_the_upstream_will() {
         for (raw, expected) in [
@@ -137,14 +191,14 @@ mod tests {
             ("/x%3fy", "/x%3Fy"),
             ("/%7euser", "/~user"),
         ] {
-            assert_eq!(normalize(raw).as_deref(), Ok(expected), "{raw}");
+            assert_eq!(normalize(raw, &DEFAULT).as_deref(), Ok(expected), "{raw}");
         }
     }
 
     #[test]
     fn clean_paths_are_borrowed() {
         assert!(matches!(
-            normalize("/orders/42?x=1"),
+            normalize("/orders/42?x=1", &DEFAULT),
             Ok(Cow::Borrowed("/orders/42"))
         ));
     }
@@ -162,10 +216,61 @@ mod tests {
             ("orders", "path is not absolute"),
             ("*", "path is not absolute"),
         ] {
-            assert_eq!(normalize(raw), Err(why), "{raw}");
+            assert_eq!(normalize(raw, &DEFAULT), Err(why), "{raw}");
         }
         // The query is not part of the path: encoded slashes there are fine.
-        assert_eq!(normalize("/orders?next=%2Fhome").as_deref(), Ok("/orders"));
+        assert_eq!(
+            normalize("/orders?next=%2Fhome;x", &DEFAULT).as_deref(),
+            Ok("/orders")
+        );
+    }
+
+    #[test]
+    fn path_parameters_are_rejected_or_stripped() {
+        let strip = PathOptions {
+            parameters: Parameters::Strip,
+            ..DEFAULT
+        };
+        for raw in [
+            "/docs/..;/admin",
+            "/admin;x=1",
+            "/a;/b",
+            "/%2e%2e;/admin",
+            "/;",
+        ] {
+            assert_eq!(
+                normalize(raw, &DEFAULT),
+                Err("path has a ';' parameter (paths.parameters: reject)"),
+                "{raw}"
+            );
+        }
+        for (raw, expected) in [
+            ("/docs/..;/admin", "/admin"),
+            ("/docs/%2e%2e;x=1/admin", "/admin"),
+            ("/admin;x=1", "/admin"),
+            ("/admin;jsessionid=1/users;v=2", "/admin/users"),
+            ("/a;b;c/d", "/a/d"),
+            ("/;x/a", "/a"),
+            ("/a/%3Bx", "/a/%3Bx"),
+        ] {
+            assert_eq!(normalize(raw, &strip).as_deref(), Ok(expected), "{raw}");
+        }
+    }
+
+    #[test]
+    fn case_insensitive_paths_are_lower_cased() {
+        let ci = PathOptions {
+            case_insensitive: true,
+            ..DEFAULT
+        };
+        assert_eq!(
+            normalize("/ADMIN/Users", &ci).as_deref(),
+            Ok("/admin/users")
+        );
+        assert_eq!(normalize("/%41dmin", &ci).as_deref(), Ok("/admin"));
+        assert_eq!(normalize("/x%3fy", &ci).as_deref(), Ok("/x%3fy"));
+        assert!(matches!(normalize("/admin", &ci), Ok(Cow::Borrowed(_))));
+        assert_eq!(normalize("/ADMIN", &DEFAULT).as_deref(), Ok("/ADMIN"));
     }
 
     #[test]
