@@ -11,11 +11,10 @@ use tonic_health::ServingStatus;
 
 use crate::authz::{AuthzService, CheckServer, Shed};
 use crate::config::{Config, ListenAddr, Overrides};
-use crate::keys::KeyRing;
 use crate::net;
 use crate::reload;
 use crate::state::State;
-use crate::telemetry::{Metrics, ReloadKind, ReloadResult};
+use crate::telemetry::Metrics;
 
 /// The gRPC health service name Envoy and Kubernetes probes ask about.
 pub const AUTHZ_SERVICE_NAME: &str = "envoy.service.auth.v3.Authorization";
@@ -56,7 +55,7 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     // before them would take the default action and kill the process mid-request.
     let shutdown = shutdown_signal()?;
     let metrics = Metrics::new();
-    let keys = initial_keys(&config, &metrics);
+    let (sets, keys) = reload::initial_keys(&config, &metrics);
     let config = Arc::new(config);
     let state = State::new(config.clone(), Arc::new(keys), metrics);
 
@@ -81,6 +80,7 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     let reloader = tokio::spawn(reload::run(
         state.clone(),
         overrides,
+        sets,
         stopped(stop_rx.clone()),
     ));
     // The admin server outlives the gRPC drain so /readyz can answer 503 meanwhile.
@@ -138,28 +138,6 @@ fn grpc_outcome(
 /// (`examples/noop_server.rs`) so both are measured on the same stack.
 pub fn grpc_builder() -> Server {
     Server::builder().tcp_nodelay(true)
-}
-
-/// Loads the first key ring. Failure is not fatal: the Secret may arrive later.
-fn initial_keys(config: &Config, metrics: &Metrics) -> KeyRing {
-    let now = reload::unix_seconds();
-    match KeyRing::load(&config.keys, &config.limits) {
-        Ok(ring) if ring.is_empty() => {
-            reload::log_ring(&ring, config);
-            metrics.reload(ReloadKind::Keys, ReloadResult::Failure, now);
-            ring
-        }
-        Ok(ring) => {
-            reload::log_ring(&ring, config);
-            metrics.reload(ReloadKind::Keys, ReloadResult::Success, now);
-            ring
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "no valid key set yet: answering UNAVAILABLE and not ready until one loads");
-            metrics.reload(ReloadKind::Keys, ReloadResult::Failure, now);
-            KeyRing::default()
-        }
-    }
 }
 
 enum Incoming {

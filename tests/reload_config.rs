@@ -265,3 +265,52 @@ async fn a_config_symlinked_to_a_file_beside_it_reloads_when_that_file_changes()
     .unwrap();
     until(&server, &token, "insufficient_scope").await;
 }
+
+#[tokio::test]
+async fn removing_a_key_source_revokes_its_keys_even_when_another_source_fails() {
+    let f = Fixture::new();
+    std::fs::create_dir(f.path().join("other")).unwrap();
+    f.write_key("a", KEY_A);
+    std::fs::write(f.path().join("other/b"), KEY_B).unwrap();
+    let two = "keys: [{ dir: keys, algorithm: HS256 }, { dir: other, algorithm: HS256 }]\nreload: { debounce: 100ms, poll_interval: 1s }\n";
+    f.write_config(two);
+    let server = JwtAuthz::start(&f.config_path());
+    let (ta, tb) = (
+        mint("a", KEY_A, claims("alice")),
+        mint("b", KEY_B, claims("bob")),
+    );
+    until(&server, &ta, "ok").await;
+    until(&server, &tb, "ok").await;
+    // One reload: `other` leaves the config while `keys` gets a bad file.
+    f.write_key("bad", b"short");
+    f.write_config(
+        "keys: [{ dir: keys, algorithm: HS256 }]\nreload: { debounce: 100ms, poll_interval: 1s }\n",
+    );
+    until(&server, &tb, "unknown_kid").await;
+    until(&server, &ta, "ok").await;
+    let metrics = server.admin_get("/metrics").await.1;
+    assert!(!metrics.contains(r#"source="other""#), "{metrics}");
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"jwt_authz_key_source_last_load_successful{source="keys"}"#
+        ),
+        0.0
+    );
+    assert_eq!(
+        metric_value(&metrics, r#"jwt_authz_keys{source="keys"}"#),
+        1.0
+    );
+    assert!(
+        server.logs().iter().any(|l| l
+            .contains("key source failed to load: keeping its last good keys")
+            && l.contains("\"source\":\"keys\"")
+            && l.contains("too short")),
+        "{:#?}",
+        server.logs()
+    );
+    assert!(server
+        .logs()
+        .iter()
+        .any(|l| l.contains("\"message\":\"key removed\"") && l.contains("\"kid\":\"b\"")));
+}

@@ -10,7 +10,7 @@ use super::{say, CommandError, Output};
 use crate::authz::{build_response, decide, unix_now, AllowKind, Decision};
 use crate::cli::ExplainArgs;
 use crate::config::{Config, TokenSource};
-use crate::keys::KeyRing;
+use crate::keys;
 use crate::policy::RULE_EXTENSION;
 use crate::request::Synthetic;
 
@@ -20,7 +20,7 @@ const DENY: u8 = 3;
 /// Prints the decision; exit 0 on allow, 3 on deny.
 pub fn run(args: &ExplainArgs) -> Result<ExitCode, CommandError> {
     let config = Config::load(&args.config.config)?;
-    let keys = KeyRing::load(&config.keys, &config.limits)?;
+    let keys = keys::load_ring(&config.keys, &config.limits)?;
     let mut path = args.path.clone();
     let mut header = None;
     if let Some(token) = &args.token {

@@ -78,6 +78,12 @@ pub enum KeyError {
         /// Where it was seen again.
         second: String,
     },
+    /// A source holds no key (a failed Secret update can leave the volume empty).
+    #[error("{dir}: no keys found")]
+    Empty {
+        /// The source.
+        dir: String,
+    },
     /// A source holds more keys than `limits.max_keys_per_source`.
     #[error("{dir}: {count} keys, more than limits.max_keys_per_source ({max})")]
     TooManyKeys {

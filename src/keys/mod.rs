@@ -1,23 +1,25 @@
-//! The key ring: every verification key from every configured source, each pinned to one
-//! algorithm. Loading is all-or-nothing: one bad key fails the whole set, so a broken Secret
-//! never replaces a working key ring.
+//! Verification keys: loaded from each configured source ([`load_source`]), prepared into a
+//! [`KeySet`] per source, and combined into the [`KeyRing`] a Check reads. Each key is pinned
+//! to one algorithm. Within a source loading is all-or-nothing (one bad key fails that
+//! source); across sources each keeps its own last good set ([`SourceSets`]).
 
 mod dir;
 mod error;
 mod files;
 mod jwks;
 mod mac;
+mod ring;
+mod sources;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-
-use sha2::{Digest, Sha256};
 
 pub use dir::{read_dir_snapshot, DirFile, DirSnapshot};
 pub use error::KeyError;
 pub use jwks::decode as decode_jwks;
 pub use mac::{fingerprint, Algorithm, MacKey};
+pub use ring::{Key, KeyRing, KeySet};
+pub use sources::{Refreshed, SourceOutcome, SourceReport, SourceSets};
 
 use crate::config::{KeyFormat, KeySource, Limits};
 
@@ -36,6 +38,19 @@ pub struct LoadedKey {
     pub warnings: Vec<String>,
 }
 
+impl LoadedKey {
+    /// An HMAC key (tests and tools).
+    pub fn hmac(kid: &str, alg: Algorithm, secret: &[u8], source: &str) -> Self {
+        Self {
+            kid: kid.to_string(),
+            alg,
+            secret: secret.to_vec(),
+            source: Arc::from(source),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 impl fmt::Debug for LoadedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoadedKey")
@@ -48,142 +63,44 @@ impl fmt::Debug for LoadedKey {
     }
 }
 
-/// A verification key, ready for the hot path.
-#[derive(Debug)]
-pub struct Key {
-    /// Position in the ring (indexes per-key tables such as metric handles).
-    pub index: usize,
-    /// Key id.
-    pub kid: Arc<str>,
-    /// The pinned algorithm: a token naming any other `alg` is rejected.
-    pub alg: Algorithm,
-    /// Key length in bytes.
-    pub len: usize,
-    /// First 8 bytes of SHA-256 of the key, hex.
-    pub fingerprint: String,
-    /// The source's label (its directory).
-    pub source: Arc<str>,
-    mac: MacKey,
+/// Reads one source's keys (all-or-nothing within the source).
+pub fn load_source(source: &KeySource, limits: &Limits) -> Result<Vec<LoadedKey>, KeyError> {
+    let snapshot = read_dir_snapshot(&source.dir, limits.max_key_file_bytes)?;
+    let label: Arc<str> = Arc::from(source.label.as_str());
+    let keys = match &source.format {
+        KeyFormat::Files {
+            encoding,
+            algorithm,
+        } => files::decode(&snapshot, *encoding, *algorithm, &label)?,
+        KeyFormat::Jwks => jwks::decode(&snapshot, &label)?,
+    };
+    if keys.len() > limits.max_keys_per_source {
+        return Err(KeyError::TooManyKeys {
+            dir: source.label.clone(),
+            count: keys.len(),
+            max: limits.max_keys_per_source,
+        });
+    }
+    Ok(keys)
 }
 
-impl Key {
-    /// Constant-time check that `signature` is this key's MAC of `message`.
-    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.mac.verify(message, signature)
-    }
-}
-
-/// Every key from every source. Immutable; a reload builds a new one.
-#[derive(Debug, Default)]
-pub struct KeyRing {
-    keys: Vec<Key>,
-    by_kid: HashMap<Arc<str>, usize>,
-    by_alg: [Vec<usize>; 3],
-    digest: [u8; 32],
-}
-
-impl KeyRing {
-    /// Builds the ring, rejecting duplicate kids across sources.
-    pub fn build(loaded: Vec<LoadedKey>) -> Result<Self, KeyError> {
-        let mut ring = KeyRing::default();
-        let mut hasher = Sha256::new();
-        for lk in loaded {
-            let kid: Arc<str> = Arc::from(lk.kid.as_str());
-            if let Some(&i) = ring.by_kid.get(&kid) {
-                return Err(KeyError::DuplicateKid {
-                    kid: lk.kid,
-                    first: ring.keys[i].source.to_string(),
-                    second: lk.source.to_string(),
-                });
-            }
-            for part in [
-                lk.source.as_bytes(),
-                lk.kid.as_bytes(),
-                lk.alg.name().as_bytes(),
-            ] {
-                hasher.update((part.len() as u64).to_be_bytes());
-                hasher.update(part);
-            }
-            hasher.update((lk.secret.len() as u64).to_be_bytes());
-            hasher.update(&lk.secret);
-            let index = ring.keys.len();
-            ring.by_kid.insert(kid.clone(), index);
-            ring.by_alg[lk.alg.index()].push(index);
-            ring.keys.push(Key {
-                index,
-                kid,
-                alg: lk.alg,
-                len: lk.secret.len(),
-                fingerprint: fingerprint(&lk.secret),
-                source: lk.source,
-                mac: MacKey::new(lk.alg, &lk.secret),
-            });
-        }
-        ring.digest = hasher.finalize().into();
-        Ok(ring)
-    }
-
-    /// Loads every source and builds the ring (the server's path).
-    pub fn load(sources: &[KeySource], limits: &Limits) -> Result<Self, KeyError> {
-        Self::build(load_sources(sources, limits)?)
-    }
-
-    /// The key with this kid.
-    pub fn get(&self, kid: &str) -> Option<&Key> {
-        self.by_kid.get(kid).map(|&i| &self.keys[i])
-    }
-
-    /// Keys pinned to `alg`, in load order (for tokens without a kid).
-    pub fn with_alg(&self, alg: Algorithm) -> impl Iterator<Item = &Key> {
-        self.by_alg[alg.index()].iter().map(|&i| &self.keys[i])
-    }
-
-    /// All keys in load order.
-    pub fn keys(&self) -> &[Key] {
-        &self.keys
-    }
-
-    /// Number of keys.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// True when no key is loaded: the server cannot decide and answers UNAVAILABLE.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    /// A digest over every key's source, kid, algorithm and bytes: equal digests mean an
-    /// identical ring, so a spurious reload can be skipped.
-    pub fn digest(&self) -> [u8; 32] {
-        self.digest
-    }
-}
-
-/// Reads every key of every source (all-or-nothing). The bytes are returned: callers other
-/// than `token` should use [`KeyRing::load`].
+/// Reads every key of every source, failing on the first error (`validate`, `token`).
 pub fn load_sources(sources: &[KeySource], limits: &Limits) -> Result<Vec<LoadedKey>, KeyError> {
     let mut all = Vec::new();
     for source in sources {
-        let snapshot = read_dir_snapshot(&source.dir, limits.max_key_file_bytes)?;
-        let label: Arc<str> = Arc::from(source.label.as_str());
-        let keys = match &source.format {
-            KeyFormat::Files {
-                encoding,
-                algorithm,
-            } => files::decode(&snapshot, *encoding, *algorithm, &label)?,
-            KeyFormat::Jwks => jwks::decode(&snapshot, &label)?,
-        };
-        if keys.len() > limits.max_keys_per_source {
-            return Err(KeyError::TooManyKeys {
-                dir: source.label.clone(),
-                count: keys.len(),
-                max: limits.max_keys_per_source,
-            });
-        }
-        all.extend(keys);
+        all.extend(load_source(source, limits)?);
     }
     Ok(all)
+}
+
+/// Loads every source strictly into one ring (`explain`): any error is an error.
+pub fn load_ring(sources: &[KeySource], limits: &Limits) -> Result<KeyRing, KeyError> {
+    let mut sets = Vec::with_capacity(sources.len());
+    for source in sources {
+        let label: Arc<str> = Arc::from(source.label.as_str());
+        sets.push(Arc::new(KeySet::new(label, load_source(source, limits)?)?));
+    }
+    KeyRing::from_sets(sets)
 }
 
 /// Rejects keys shorter than the algorithm's output (RFC 7518 §3.2 and its strict reading
@@ -295,14 +212,14 @@ mod tests {
             "keys: 2 keys, more than limits.max_keys_per_source (1)"
         );
         assert_eq!(
-            KeyRing::load(std::slice::from_ref(&source), &Limits::default())
+            load_ring(std::slice::from_ref(&source), &Limits::default())
                 .unwrap()
                 .len(),
             2
         );
         // One bad key fails the whole set.
         std::fs::write(dir.path().join("c"), b"short").unwrap();
-        assert!(KeyRing::load(&[source], &Limits::default()).is_err());
+        assert!(load_ring(&[source], &Limits::default()).is_err());
     }
 
     #[test]

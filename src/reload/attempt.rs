@@ -1,7 +1,8 @@
 //! One reload attempt: read the config file and every key source, validate, and publish a new
-//! snapshot only when something changed and everything is valid. Keys and config are judged
-//! separately: a bad config keeps the running config, a bad (or empty) key set keeps the
-//! running keys.
+//! snapshot when something changed. Keys and config are judged separately: a bad config keeps
+//! the running config; each key source is judged on its own (a bad or empty source keeps its
+//! last good keys, a removed source's keys go with it), so the ring always follows the
+//! sources of the config in force.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -11,11 +12,10 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::unix_seconds;
-use crate::config::Overrides;
-use crate::config::{Config, ConfigError};
-use crate::keys::KeyRing;
+use crate::config::{Config, ConfigError, Overrides};
+use crate::keys::{KeyRing, Refreshed, SourceOutcome, SourceSets};
 use crate::state::State;
-use crate::telemetry::{ReloadKind, ReloadResult};
+use crate::telemetry::{Metrics, ReloadKind, ReloadResult};
 
 /// What an attempt did, per kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,12 +51,17 @@ impl WatchedDir {
 pub struct Reloader {
     state: Arc<State>,
     overrides: Overrides,
+    sets: SourceSets,
 }
 
 impl Reloader {
-    /// A reloader for the state's current config file.
-    pub fn new(state: Arc<State>, overrides: Overrides) -> Self {
-        Self { state, overrides }
+    /// A reloader for the state's current config file, starting from the key sets in force.
+    pub fn new(state: Arc<State>, overrides: Overrides, sets: SourceSets) -> Self {
+        Self {
+            state,
+            overrides,
+            sets,
+        }
     }
 
     /// Directories to watch: each key source (every entry matters) and the config file's
@@ -106,30 +111,27 @@ impl Reloader {
                 (current.config.clone(), ReloadResult::Failure)
             }
         };
-        let (keys, keys_result) = match KeyRing::load(&config.keys, &config.limits) {
-            Ok(ring) if ring.is_empty() => {
-                tracing::warn!(
-                    kept = current.keys.len(),
-                    "key reload rejected: the key set is empty (a failed Secret update can leave the volume empty); keeping the current keys"
-                );
-                (current.keys.clone(), ReloadResult::Failure)
-            }
-            Ok(ring) if ring.digest() == current.keys.digest() => {
-                (current.keys.clone(), ReloadResult::Unchanged)
-            }
-            Ok(ring) => {
-                log_changes(&current.keys, &ring);
-                (Arc::new(ring), ReloadResult::Success)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, kept = current.keys.len(), "key reload rejected: keeping the current keys");
-                (current.keys.clone(), ReloadResult::Failure)
-            }
+        let refreshed = self.sets.refresh(&config.keys, &config.limits);
+        report_sources(&refreshed, &self.state.metrics);
+        let changed = refreshed.ring.digest() != current.keys.digest();
+        let keys_result = if refreshed.any_failed() {
+            ReloadResult::Failure
+        } else if changed {
+            ReloadResult::Success
+        } else {
+            ReloadResult::Unchanged
+        };
+        self.sets = refreshed.sets;
+        let keys = if changed {
+            log_changes(&current.keys, &refreshed.ring);
+            Arc::new(refreshed.ring)
+        } else {
+            current.keys.clone()
         };
         let metrics = &self.state.metrics;
         metrics.reload(ReloadKind::Config, config_result, now);
         metrics.reload(ReloadKind::Keys, keys_result, now);
-        if config_result == ReloadResult::Success || keys_result == ReloadResult::Success {
+        if config_result == ReloadResult::Success || changed {
             self.state.publish(config, keys);
         }
         Outcome {
@@ -163,6 +165,36 @@ impl Reloader {
         }
         tracing::info!(path = %path.display(), rules = config.policy.rules.len(), "config reloaded");
         Ok(Some(config))
+    }
+}
+
+/// Loads the keys at startup, by the same per-source rules as a reload. Failure is not fatal:
+/// the Secret may arrive later.
+pub fn initial_keys(config: &Config, metrics: &Metrics) -> (SourceSets, KeyRing) {
+    let refreshed = SourceSets::default().refresh(&config.keys, &config.limits);
+    report_sources(&refreshed, metrics);
+    let result = if refreshed.any_failed() || refreshed.ring.is_empty() {
+        ReloadResult::Failure
+    } else {
+        ReloadResult::Success
+    };
+    metrics.reload(ReloadKind::Keys, result, unix_seconds());
+    log_ring(&refreshed.ring, config);
+    (refreshed.sets, refreshed.ring)
+}
+
+/// Logs and counts each source's outcome.
+fn report_sources(refreshed: &Refreshed, metrics: &Metrics) {
+    for report in &refreshed.reports {
+        let ok = !matches!(report.outcome, SourceOutcome::Failed { .. });
+        metrics.key_source_loaded(&report.label, ok);
+        if let SourceOutcome::Failed { error, kept } = &report.outcome {
+            if *kept > 0 {
+                tracing::warn!(source = %report.label, error = %error, kept, "key source failed to load: keeping its last good keys");
+            } else {
+                tracing::warn!(source = %report.label, error = %error, "key source failed to load: it has no keys in force");
+            }
+        }
     }
 }
 

@@ -13,9 +13,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 use tokio::time::{sleep, sleep_until, Instant};
 
-pub use attempt::{log_ring, Outcome, Reloader};
+pub use attempt::{initial_keys, log_ring, Outcome, Reloader};
 
 use crate::config::Overrides;
+use crate::keys::SourceSets;
 use crate::state::State;
 
 /// The debounce never delays a reload by more than this after the first event.
@@ -29,9 +30,14 @@ pub fn unix_seconds() -> f64 {
 }
 
 /// Reloads until `stop` resolves.
-pub async fn run(state: Arc<State>, overrides: Overrides, stop: impl Future<Output = ()>) {
+pub async fn run(
+    state: Arc<State>,
+    overrides: Overrides,
+    sets: SourceSets,
+    stop: impl Future<Output = ()>,
+) {
     let events = Arc::new(Notify::new());
-    let mut reloader = Reloader::new(state.clone(), overrides.clone());
+    let mut reloader = Reloader::new(state.clone(), overrides.clone(), sets);
     let mut watches = watch::Watches::new(events.clone());
     watches.refresh(&reloader.watched_dirs(), &state.metrics);
     tokio::pin!(stop);
@@ -63,8 +69,8 @@ pub async fn run(state: Arc<State>, overrides: Overrides, stop: impl Future<Outp
         {
             Ok(r) => r,
             Err(e) => {
-                tracing::error!(error = %e, "reload task failed; keeping the current state");
-                Reloader::new(state.clone(), overrides.clone())
+                tracing::error!(error = %e, "reload task failed; keeping the current state (sources that fail from now on have no last good set to keep)");
+                Reloader::new(state.clone(), overrides.clone(), SourceSets::default())
             }
         };
         // Directories may have been replaced, created, or changed by a new config.

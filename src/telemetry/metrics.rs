@@ -84,6 +84,7 @@ pub struct Metrics {
     rule_decisions: IntCounterVec,
     key_verifications: IntCounterVec,
     keys: IntGaugeVec,
+    key_source_ok: IntGaugeVec,
     reloads: IntCounterVec,
     last_reload_ok: IntGaugeVec,
     last_reload_ts: GaugeVec,
@@ -145,6 +146,11 @@ impl Metrics {
         let keys = gauge_vec(
             "jwt_authz_keys",
             "Keys loaded, by source directory.",
+            &["source"],
+        );
+        let key_source_ok = gauge_vec(
+            "jwt_authz_key_source_last_load_successful",
+            "1 when the last load of this key source succeeded; 0 when it failed (its last good keys stay in force).",
             &["source"],
         );
         let last_reload_ok = gauge_vec(
@@ -209,6 +215,7 @@ impl Metrics {
             error,
             duration,
             keys,
+            key_source_ok,
             last_reload_ok,
             last_reload_ts,
             watcher_active,
@@ -268,6 +275,7 @@ impl Metrics {
             for source in &old_config.keys {
                 if !config.keys.iter().any(|s| s.label == source.label) {
                     let _ = self.keys.remove_label_values(&[&source.label]);
+                    let _ = self.key_source_ok.remove_label_values(&[&source.label]);
                 }
             }
         }
@@ -318,6 +326,13 @@ impl Metrics {
                 .with_label_values(&[kind.as_label()])
                 .set(now_unix);
         }
+    }
+
+    /// Records whether a key source's last load succeeded.
+    pub fn key_source_loaded(&self, source: &str, ok: bool) {
+        self.key_source_ok
+            .with_label_values(&[source])
+            .set(i64::from(ok));
     }
 
     /// Marks whether file events drive reloads.
