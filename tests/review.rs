@@ -148,3 +148,97 @@ fn explain_into_a_closed_pipe_exits_quietly() {
         "the decision's exit status: {stderr}"
     );
 }
+
+#[tokio::test]
+async fn an_array_that_would_forward_ambiguously_is_removed_counted_and_logged() {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A)
+        .basic_config("forward: { claims_to_headers: { x-jwt-roles: roles, x-jwt-sub: sub } }\n");
+    let joined = mint("a", KEY_A, {
+        let mut c = claims("alice");
+        c["roles"] = serde_json::json!(["user,admin"]);
+        c
+    });
+    let split = mint("a", KEY_A, {
+        let mut c = claims("alice");
+        c["roles"] = serde_json::json!(["user", "admin"]);
+        c
+    });
+    let (code, out) = explain(&f, Some(&joined), "/", "h");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("upstream headers removed: x-jwt-roles")
+            && out.contains("not forwarded: x-jwt-roles (ambiguous_list")
+            && out.contains("x-jwt-sub: alice"),
+        "{out}"
+    );
+    let (_, out) = explain(&f, Some(&split), "/", "h");
+    assert!(out.contains("x-jwt-roles: user,admin"), "{out}");
+
+    let server = JwtAuthz::start(&f.config_path());
+    let mut client = server.client().await;
+    assert_eq!(verdict(&mut client, &joined).await, "ok");
+    assert_eq!(
+        server
+            .metric(
+                r#"jwt_authz_forward_omitted_total{header="x-jwt-roles",reason="ambiguous_list"}"#
+            )
+            .await,
+        1.0
+    );
+    eventually(
+        "the omission is logged",
+        std::time::Duration::from_secs(5),
+        || async {
+            server
+                .logs()
+                .iter()
+                .any(|l| l.contains("claim header not forwarded") && l.contains("x-jwt-roles"))
+                .then_some(())
+        },
+    )
+    .await;
+}
+
+#[test]
+fn a_kid_less_token_is_tried_against_at_most_16_keys() {
+    let f = Fixture::new();
+    for i in 0..17u8 {
+        f.write_key(&format!("k{i:02}"), &[b'a' + i; 32]);
+    }
+    f.basic_config("");
+    let kidless = |secret: &[u8]| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims("alice"),
+            &jsonwebtoken::EncodingKey::from_secret(secret).unwrap(),
+        )
+        .unwrap()
+    };
+    let (code, out) = explain(&f, Some(&kidless(&[b'a'; 32])), "/", "h");
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("unknown_kid (token has no kid and more than 16 keys use its alg)"),
+        "{out}"
+    );
+    let config = f.config_path();
+    let out = run(&["validate", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: 17 keys use HS256") && stderr.contains("jwt.require_kid"),
+        "{stderr}"
+    );
+    // Sixteen keys: found; with jwt.require_kid the kid is required.
+    std::fs::remove_file(f.keys().join("k16")).unwrap();
+    let (code, out) = explain(&f, Some(&kidless(&[b'a' + 15; 32])), "/", "h");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("kid:      k15"), "{out}");
+    f.basic_config("jwt: { require_kid: true }\n");
+    let (code, out) = explain(&f, Some(&kidless(&[b'a'; 32])), "/", "h");
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("unknown_kid (token has no kid (jwt.require_kid))"),
+        "{out}"
+    );
+}

@@ -14,6 +14,8 @@ mod tests;
 
 pub use check::{decide, Allow, AllowKind, Decision, Deny, Unavailable};
 pub use grpc::{AnswerBytes, CheckServer, CHECK_PATH};
-pub use response::{build as build_response, encode as encode_response, REASON_HEADER};
+pub use response::{
+    build as build_response, build_explained, encode as encode_response, Omitted, REASON_HEADER,
+};
 pub use service::{unix_now, AuthzService};
 pub use shed::{Shed, ShedFuture};

@@ -14,6 +14,7 @@ use super::prost_sink::ProstSink;
 use super::wire_out::WireSink;
 use crate::config::{Config, TokenSource};
 use crate::jwt::ClaimValue;
+use crate::policy::{Omission, Rendered};
 use crate::reason::DenyReason;
 use crate::request::RequestView;
 
@@ -40,27 +41,48 @@ pub(crate) trait Sink {
     fn meta_claim(&mut self, key: &str, value: ClaimValue<'_>);
 }
 
+/// A configured claim header that was removed although its claim is present, because the
+/// value could not be forwarded faithfully (counted and logged by the caller).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Omitted {
+    /// Index into `forward.claims_to_headers`.
+    pub header: usize,
+    /// Why.
+    pub why: Omission,
+}
+
 /// Builds the response for a decision as a prost message.
 pub fn build(
     decision: &Decision<'_, '_>,
     view: &RequestView<'_>,
     config: &Config,
 ) -> CheckResponse {
-    let mut sink = ProstSink::default();
-    write(decision, view, config, &mut sink);
-    sink.finish()
+    build_explained(decision, view, config).0
 }
 
-/// Encodes the response for a decision as protobuf bytes, appended to `out`.
+/// [`build`], and the claim headers it omitted.
+pub fn build_explained(
+    decision: &Decision<'_, '_>,
+    view: &RequestView<'_>,
+    config: &Config,
+) -> (CheckResponse, Vec<Omitted>) {
+    let mut sink = ProstSink::default();
+    let omitted = write(decision, view, config, &mut sink);
+    (sink.finish(), omitted)
+}
+
+/// Encodes the response for a decision as protobuf bytes, appended to `out`; returns the claim
+/// headers it omitted.
 pub fn encode(
     decision: &Decision<'_, '_>,
     view: &RequestView<'_>,
     config: &Config,
     out: &mut Vec<u8>,
-) {
+) -> Vec<Omitted> {
     let mut sink = WireSink::new(out);
-    write(decision, view, config, &mut sink);
+    let omitted = write(decision, view, config, &mut sink);
     sink.finish();
+    omitted
 }
 
 fn write(
@@ -68,24 +90,38 @@ fn write(
     view: &RequestView<'_>,
     config: &Config,
     sink: &mut impl Sink,
-) {
+) -> Vec<Omitted> {
     match decision {
         Decision::Allow(a) => allow(a, view, config, sink),
-        Decision::Deny(d) => deny(d, config, sink),
+        Decision::Deny(d) => {
+            deny(d, config, sink);
+            Vec::new()
+        }
     }
 }
 
-fn allow(a: &Allow<'_, '_>, view: &RequestView<'_>, config: &Config, sink: &mut impl Sink) {
+fn allow(
+    a: &Allow<'_, '_>,
+    view: &RequestView<'_>,
+    config: &Config,
+    sink: &mut impl Sink,
+) -> Vec<Omitted> {
     let fwd = &config.forward;
     let claims = a.token.as_ref().map(|t| t.claims.root());
     sink.status(0, "");
     let mut value = String::new();
-    for (name, path) in &fwd.claims_to_headers {
-        match claims {
-            Some(c) if path.write_header_value(c, fwd.max_value_bytes, &mut value) => {
-                sink.header(name, &value)
+    let mut omitted = Vec::new();
+    for (header, (name, path)) in fwd.claims_to_headers.iter().enumerate() {
+        let rendered = claims.map_or(Rendered::Absent, |c| {
+            path.write_header_value(c, fwd.max_value_bytes, &mut value)
+        });
+        match rendered {
+            Rendered::Value => sink.header(name, &value),
+            Rendered::Absent => sink.remove_header(name),
+            Rendered::Omitted(why) => {
+                omitted.push(Omitted { header, why });
+                sink.remove_header(name);
             }
-            _ => sink.remove_header(name),
         }
     }
     if let Some(name) = &fwd.payload_header {
@@ -129,6 +165,7 @@ fn allow(a: &Allow<'_, '_>, view: &RequestView<'_>, config: &Config, sink: &mut 
             }
         }
     }
+    omitted
 }
 
 /// Removes the credential from where it was found. A query parameter is removed by its name and,

@@ -10,7 +10,7 @@ use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 use tonic::Status;
 
 use super::check::{decide, AllowKind, Decision};
-use super::response;
+use super::response::{self, Omitted};
 use crate::policy::Rule;
 use crate::request::RequestView;
 use crate::state::{Snapshot, State};
@@ -31,7 +31,7 @@ impl AuthzService {
     /// Answers one Check given as a prost message.
     pub fn answer(&self, req: &CheckRequest) -> Result<CheckResponse, Status> {
         self.timed(RequestView::new(req), |decision, view, config| {
-            response::build(decision, view, config)
+            response::build_explained(decision, view, config)
         })
     }
 
@@ -40,19 +40,29 @@ impl AuthzService {
         let wire = crate::wire::WireRequest::decode(request)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         self.timed(RequestView::from_wire(wire), |decision, view, config| {
-            response::encode(decision, view, config, out)
+            ((), response::encode(decision, view, config, out))
         })
     }
 
     fn timed<R>(
         &self,
         view: RequestView<'_>,
-        respond: impl FnOnce(&Decision<'_, '_>, &RequestView<'_>, &crate::config::Config) -> R,
+        respond: impl FnOnce(
+            &Decision<'_, '_>,
+            &RequestView<'_>,
+            &crate::config::Config,
+        ) -> (R, Vec<Omitted>),
     ) -> Result<R, Status> {
         let start = Instant::now();
         let snap = self.state.snapshot();
         let metrics = &self.state.metrics;
-        let result = check_once(&view, &snap, metrics).map(|d| respond(&d, &view, &snap.config));
+        let result = check_once(&view, &snap, metrics).map(|d| {
+            let (response, omitted) = respond(&d, &view, &snap.config);
+            for o in omitted {
+                count_omission(&view, &snap, &d, o);
+            }
+            response
+        });
         metrics.observe_duration(start.elapsed().as_secs_f64());
         result
     }
@@ -63,6 +73,29 @@ pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// A claim header left out although its claim is present: counted per header and logged.
+fn count_omission(
+    view: &RequestView<'_>,
+    snap: &Snapshot,
+    decision: &Decision<'_, '_>,
+    o: Omitted,
+) {
+    if let Some(c) = snap.counters.omitted.get(o.header) {
+        c[o.why as usize].inc();
+    }
+    let kid = match decision {
+        Decision::Allow(a) => a.token.as_ref().map(|t| &*t.key.kid),
+        Decision::Deny(_) => None,
+    };
+    tracing::info!(
+        header = snap.config.forward.claims_to_headers[o.header].0.as_str(),
+        reason = o.why.as_label(),
+        request_id = view.request_id,
+        kid,
+        "claim header not forwarded (removed): its value cannot be forwarded faithfully"
+    );
 }
 
 /// Decides, counts and logs.

@@ -7,7 +7,7 @@ use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
 use envoy_types::pb::envoy::service::auth::v3::CheckResponse;
 
 use super::{say, CommandError, Output};
-use crate::authz::{build_response, decide, unix_now, AllowKind, Decision};
+use crate::authz::{build_explained, decide, unix_now, AllowKind, Decision};
 use crate::cli::ExplainArgs;
 use crate::config::{Config, TokenSource};
 use crate::keys;
@@ -59,7 +59,16 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, CommandError> {
         return Ok(ExitCode::FAILURE);
     };
     print_decision(&mut out, &decision);
-    print_response(&mut out, &build_response(&decision, &view, &config));
+    let (response, omitted) = build_explained(&decision, &view, &config);
+    print_response(&mut out, &response);
+    for o in omitted {
+        say!(
+            out,
+            "not forwarded: {} ({}: the claim is present but cannot be forwarded faithfully)",
+            config.forward.claims_to_headers[o.header].0,
+            o.why.as_label()
+        );
+    }
     out.emit()?;
     Ok(match decision {
         Decision::Allow(_) => ExitCode::SUCCESS,

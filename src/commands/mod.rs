@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError, Overrides};
+use crate::jwt;
 use crate::keys::{self, KeyError, KeyRing};
 use crate::server::{self, ServeError};
 use crate::telemetry::{self, LogError};
@@ -76,6 +77,15 @@ fn validate(config: &Config) -> Result<ExitCode, CommandError> {
         }
     }
     let ring = KeyRing::build(loaded)?;
+    for alg in keys::Algorithm::ALL {
+        let n = ring.with_alg(alg).len();
+        if n > jwt::MAX_KIDLESS_CANDIDATES {
+            eprintln!(
+                "warning: {n} keys use {alg}: a token without a kid is tried against at most {} keys, so kid-less {alg} tokens will be refused (unknown_kid); give tokens a kid (and consider jwt.require_kid: true)",
+                jwt::MAX_KIDLESS_CANDIDATES
+            );
+        }
+    }
     if ring.is_empty() {
         let dirs: Vec<String> = config
             .keys

@@ -216,6 +216,7 @@ fn convert_jwt(ctx: &Ctx<'_>, raw: RawJwt) -> Result<JwtSettings, ConfigError> {
         audiences: raw.audiences,
         leeway_secs: leeway.as_secs(),
         require_exp: raw.require_exp.unwrap_or(true),
+        require_kid: raw.require_kid.unwrap_or(false),
         max_lifetime_secs,
         max_token_bytes,
         sources,

@@ -159,6 +159,8 @@ pub struct JwtSettings {
     pub leeway_secs: u64,
     /// Reject tokens without `exp`.
     pub require_exp: bool,
+    /// Reject tokens without `kid` (`unknown_kid`).
+    pub require_kid: bool,
     /// Reject tokens whose `exp - iat` exceeds this many seconds.
     pub max_lifetime_secs: Option<u64>,
     /// Reject tokens longer than this.

@@ -71,6 +71,7 @@ pub struct RawJwt {
     pub audiences: Vec<String>,
     pub leeway: Option<HumanDuration>,
     pub require_exp: Option<bool>,
+    pub require_kid: Option<bool>,
     pub max_lifetime: Option<HumanDuration>,
     pub max_token_bytes: Option<usize>,
     pub sources: Option<Vec<RawTokenSource>>,

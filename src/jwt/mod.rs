@@ -12,7 +12,7 @@ mod tests;
 
 pub use claims::{Claims, ClaimsError, Value as ClaimValue, ValueKind};
 pub use extract::{extract, Found};
-pub use verify::verify;
+pub use verify::{verify, MAX_KIDLESS_CANDIDATES};
 
 use crate::keys::Key;
 use crate::reason::DenyReason;

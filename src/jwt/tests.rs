@@ -41,6 +41,7 @@ fn settings() -> JwtSettings {
         audiences: vec![],
         leeway_secs: 60,
         require_exp: true,
+        require_kid: false,
         max_lifetime_secs: None,
         max_token_bytes: 8192,
         sources: vec![TokenSource::Header {
@@ -106,6 +107,46 @@ fn kidless_tokens_try_the_keys_of_their_algorithm() {
     assert_eq!(reason(&t, &settings()), DenyReason::BadSignature);
     let t = mint(None, Algorithm::HS384, &[1; 48], good_claims());
     assert_eq!(reason(&t, &settings()), DenyReason::UnsupportedAlg);
+    let require = JwtSettings {
+        require_kid: true,
+        ..settings()
+    };
+    let t = mint(None, Algorithm::HS256, K256, good_claims());
+    assert_eq!(reason(&t, &require), DenyReason::UnknownKid);
+}
+
+#[test]
+fn kidless_tokens_try_at_most_16_keys() {
+    let ring_of = |n: usize| {
+        KeyRing::build(
+            (0..n)
+                .map(|i| {
+                    LoadedKey::hmac(&format!("k{i}"), Algorithm::HS256, &[i as u8 + 1; 32], "s")
+                })
+                .collect(),
+        )
+        .unwrap()
+    };
+    let limits = Limits::default();
+    // Signed by the last key: found among 16, refused among 17 without trying any MAC.
+    let t = mint(None, Algorithm::HS256, &[16; 32], good_claims());
+    let sixteen = ring_of(16);
+    assert_eq!(
+        verify(&t, &sixteen, &settings(), &limits, NOW).map(|v| v.key.kid.to_string()),
+        Ok("k15".to_string())
+    );
+    let seventeen = ring_of(17);
+    let err = verify(&t, &seventeen, &settings(), &limits, NOW).unwrap_err();
+    assert_eq!(
+        (err.reason, err.detail),
+        (
+            DenyReason::UnknownKid,
+            "token has no kid and more than 16 keys use its alg"
+        )
+    );
+    // With a kid, the 17th key is found as usual.
+    let t = mint(Some("k16"), Algorithm::HS256, &[17; 32], good_claims());
+    assert!(verify(&t, &seventeen, &settings(), &limits, NOW).is_ok());
 }
 
 #[test]

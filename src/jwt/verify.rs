@@ -7,6 +7,10 @@ use crate::config::{JwtSettings, Limits};
 use crate::keys::{Algorithm, Key, KeyRing};
 use crate::reason::DenyReason;
 
+/// Most keys a token without a kid is tried against: beyond this, trying them all would let
+/// one forged token cost that many signature checks.
+pub const MAX_KIDLESS_CANDIDATES: usize = 16;
+
 /// Largest decoded header accepted (real ones are under 100 bytes).
 const MAX_HEADER_BYTES: usize = 1024;
 
@@ -100,10 +104,20 @@ pub fn verify<'r, 't>(
             }
             key
         }
+        None if settings.require_kid => {
+            return Err(fail(UnknownKid, "token has no kid (jwt.require_kid)"))
+        }
         None => {
-            let mut candidates = ring.with_alg(alg).peekable();
-            if candidates.peek().is_none() {
-                return Err(fail(UnsupportedAlg, "no key is pinned to the token's alg"));
+            let mut candidates = ring.with_alg(alg);
+            match candidates.len() {
+                0 => return Err(fail(UnsupportedAlg, "no key is pinned to the token's alg")),
+                n if n > MAX_KIDLESS_CANDIDATES => {
+                    return Err(fail(
+                        UnknownKid,
+                        "token has no kid and more than 16 keys use its alg",
+                    ))
+                }
+                _ => {}
             }
             candidates
                 .find(|k| k.verify(signing_input, signature))

@@ -59,44 +59,113 @@ impl ClaimPath {
         hit
     }
 
-    /// Renders the reached values as one header value: strings as is, numbers as written,
-    /// booleans as text, arrays joined with `,`, objects as compact JSON. `None` when nothing
-    /// is reached, or the value is unsafe in a header (CR, LF, NUL or another control
-    /// character) or longer than `max_len`: such a claim is treated as absent, so its header
-    /// is removed.
+    /// Renders the reached values as one header value: a single value as is (strings
+    /// unquoted, numbers as written, booleans as text, objects as compact JSON); several values
+    /// (an array, or a path that reaches into one) joined with `,`, which is only unambiguous
+    /// when every element is a string without `,`, a number or a boolean: `["user,admin"]` and
+    /// `["user","admin"]` must not both arrive as `user,admin`. A value that cannot be
+    /// forwarded faithfully is [`Rendered::Omitted`], and its header is removed.
     pub fn header_value(&self, root: ClaimValue<'_>, max_len: usize) -> Option<String> {
         let mut out = String::new();
-        self.write_header_value(root, max_len, &mut out)
-            .then_some(out)
+        (self.write_header_value(root, max_len, &mut out) == Rendered::Value).then_some(out)
     }
 
     /// [`Self::header_value`] into a caller's buffer (cleared first), so one buffer serves
-    /// every forwarded header of a Check; false when the header must be removed.
+    /// every forwarded header of a Check.
     pub fn write_header_value(
         &self,
         root: ClaimValue<'_>,
         max_len: usize,
         out: &mut String,
-    ) -> bool {
+    ) -> Rendered {
         out.clear();
-        let mut first = true;
+        let mut values = 0usize;
+        // An array element that cannot be joined; a directly reached value that cannot.
+        let (mut bad_element, mut bad_value) = (false, false);
         self.visit(root, &mut |v| match v.kind() {
             ValueKind::Array => {
                 for item in v.elements().filter(|i| !i.is_null()) {
-                    push_item(out, &mut first, item);
+                    bad_element |= !joinable(item);
+                    push_item(out, &mut values, item);
                 }
             }
-            _ => push_item(out, &mut first, v),
+            _ => {
+                bad_value |= !joinable(v);
+                push_item(out, &mut values, v);
+            }
         });
-        !first && out.len() <= max_len && !out.chars().any(|c| c.is_control() && c != '\t')
+        if values == 0 {
+            return Rendered::Absent;
+        }
+        if bad_element || (values > 1 && bad_value) {
+            return Rendered::Omitted(Omission::AmbiguousList);
+        }
+        if out.len() > max_len {
+            return Rendered::Omitted(Omission::TooLong);
+        }
+        if out.chars().any(|c| c.is_control() && c != '\t') {
+            return Rendered::Omitted(Omission::ControlCharacters);
+        }
+        Rendered::Value
     }
 }
 
-fn push_item(out: &mut String, first: &mut bool, v: ClaimValue<'_>) {
-    if !*first {
+/// What rendering a claim as a header value gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rendered {
+    /// The value is in the buffer.
+    Value,
+    /// The claim is absent (or null): the header is removed.
+    Absent,
+    /// The claim is there but cannot be forwarded faithfully: the header is removed, and the
+    /// omission is counted and logged.
+    Omitted(Omission),
+}
+
+/// Why a present claim was not forwarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Omission {
+    /// Several values, one of which is not a comma-free scalar: joined with `,` they would
+    /// read as other values.
+    AmbiguousList,
+    /// Longer than `forward.max_value_bytes`.
+    TooLong,
+    /// Contains CR, LF, NUL or another control character.
+    ControlCharacters,
+}
+
+impl Omission {
+    /// Every omission, in index order.
+    pub const ALL: [Omission; 3] = [
+        Omission::AmbiguousList,
+        Omission::TooLong,
+        Omission::ControlCharacters,
+    ];
+
+    /// The metric label and log field.
+    pub fn as_label(self) -> &'static str {
+        match self {
+            Omission::AmbiguousList => "ambiguous_list",
+            Omission::TooLong => "too_long",
+            Omission::ControlCharacters => "control_characters",
+        }
+    }
+}
+
+/// A value that can stand next to others in a `,`-joined list.
+fn joinable(v: ClaimValue<'_>) -> bool {
+    match v.kind() {
+        ValueKind::String => v.as_str().is_some_and(|s| !s.contains(',')),
+        ValueKind::Number | ValueKind::Bool => true,
+        _ => false,
+    }
+}
+
+fn push_item(out: &mut String, values: &mut usize, v: ClaimValue<'_>) {
+    if *values > 0 {
         out.push(',');
     }
-    *first = false;
+    *values += 1;
     match v.as_str() {
         Some(s) => out.push_str(&s),
         None => v.write_compact(out),
@@ -160,6 +229,13 @@ mod tests {
             "obj": {"x": 1, "y": [1, 2]},
             "nul": null,
             "evil": "a\r\nx-injected: 1",
+            "comma": "a,b",
+            "joined": ["user,admin"],
+            "split": ["user", "admin"],
+            "nested": [["a", "b"]],
+            "objects": [{"a": 1}],
+            "names": [{"n": "x,y"}, {"n": "z"}],
+            "mixed": [1, true, "s"],
             "tab": "a\tb"
         })
     }
@@ -196,11 +272,49 @@ mod tests {
         assert_eq!(header("groups.name").as_deref(), Some("a,b"));
         assert_eq!(header("groups.0").as_deref(), Some(r#"{"name":"a"}"#));
         assert_eq!(
+            header("comma").as_deref(),
+            Some("a,b"),
+            "one string is one value"
+        );
+        assert_eq!(
             header(r"https://example\.com/tenant").as_deref(),
             Some("t1")
         );
         assert_eq!(header("obj").as_deref(), Some(r#"{"x":1,"y":[1,2]}"#));
         assert_eq!(header("tab").as_deref(), Some("a\tb"));
+    }
+
+    #[test]
+    fn lists_are_forwarded_only_when_unambiguous() {
+        let c = claims();
+        let render = |path: &str| {
+            let mut out = String::new();
+            let r = ClaimPath::parse(path)
+                .unwrap()
+                .write_header_value(c.root(), 64, &mut out);
+            (r, out)
+        };
+        assert_eq!(render("split"), (Rendered::Value, "user,admin".into()));
+        assert_eq!(render("mixed"), (Rendered::Value, "1,true,s".into()));
+        for path in ["joined", "nested", "objects", "names.n", "groups"] {
+            assert_eq!(
+                render(path).0,
+                Rendered::Omitted(Omission::AmbiguousList),
+                "{path}"
+            );
+        }
+        assert_eq!(render("missing").0, Rendered::Absent);
+        assert_eq!(
+            render("evil").0,
+            Rendered::Omitted(Omission::ControlCharacters)
+        );
+        let mut out = String::new();
+        assert_eq!(
+            ClaimPath::parse("sub")
+                .unwrap()
+                .write_header_value(c.root(), 4, &mut out),
+            Rendered::Omitted(Omission::TooLong)
+        );
     }
 
     #[test]

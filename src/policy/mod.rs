@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use regex::Regex;
 
-pub use claim_path::ClaimPath;
+pub use claim_path::{ClaimPath, Omission, Rendered};
 pub use path::{has_segment_prefix, normalize, Parameters, PathOptions};
 pub use require::{has_scope, ClaimCheck, ClaimOp, Failure, Requirement};
 

@@ -11,6 +11,7 @@ use prometheus::{
 
 use crate::config::Config;
 use crate::keys::KeyRing;
+use crate::policy::Omission;
 use crate::reason::DenyReason;
 
 /// Why an allow happened (the `reason` label of an allow).
@@ -83,6 +84,7 @@ pub struct Metrics {
     duration: Histogram,
     rule_decisions: IntCounterVec,
     key_verifications: IntCounterVec,
+    forward_omitted: IntCounterVec,
     keys: IntGaugeVec,
     key_source_ok: IntGaugeVec,
     reloads: IntCounterVec,
@@ -91,13 +93,16 @@ pub struct Metrics {
     watcher_active: IntGauge,
 }
 
-/// Counters resolved for one snapshot: per rule `[allow, deny, shadow_deny]`, per key index.
+/// Counters resolved for one snapshot: per rule `[allow, deny, shadow_deny]`, per key index,
+/// per forwarded claim header and omission.
 #[derive(Debug, Default)]
 pub struct SnapshotCounters {
     /// Indexed like `policy.rules`.
     pub rules: Vec<[IntCounter; 3]>,
     /// Indexed like `keyring.keys()`.
     pub kids: Vec<IntCounter>,
+    /// Indexed like `forward.claims_to_headers`, then by `Omission as usize`.
+    pub omitted: Vec<[IntCounter; 3]>,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -203,6 +208,12 @@ impl Metrics {
                 "Tokens verified, by the kid that verified them.",
                 &["kid"],
             ),
+            forward_omitted: counter_vec(
+                &registry,
+                "jwt_authz_forward_omitted_total",
+                "Claim headers removed instead of forwarded although the claim is present, by header and reason (ambiguous_list, too_long, control_characters).",
+                &["header", "reason"],
+            ),
             reloads: counter_vec(
                 &registry,
                 "jwt_authz_reloads_total",
@@ -272,6 +283,20 @@ impl Metrics {
                     let _ = self.key_verifications.remove_label_values(&[&key.kid]);
                 }
             }
+            for (header, _) in &old_config.forward.claims_to_headers {
+                if !config
+                    .forward
+                    .claims_to_headers
+                    .iter()
+                    .any(|(h, _)| h == header)
+                {
+                    for why in Omission::ALL {
+                        let _ = self
+                            .forward_omitted
+                            .remove_label_values(&[header, why.as_label()]);
+                    }
+                }
+            }
             for source in &old_config.keys {
                 if !config.keys.iter().any(|s| s.label == source.label) {
                     let _ = self.keys.remove_label_values(&[&source.label]);
@@ -303,6 +328,15 @@ impl Metrics {
                 .keys()
                 .iter()
                 .map(|k| self.key_verifications.with_label_values(&[&k.kid]))
+                .collect(),
+            omitted: config
+                .forward
+                .claims_to_headers
+                .iter()
+                .map(|(h, _)| {
+                    Omission::ALL
+                        .map(|why| self.forward_omitted.with_label_values(&[h, why.as_label()]))
+                })
                 .collect(),
         }
     }
