@@ -69,8 +69,12 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     // Both health names are registered before anything can connect: an early probe must get
     // SERVING or NOT_SERVING, never "unknown service".
     let (reporter, health) = tonic_health::server::health_reporter();
-    set_health(&reporter, state.is_ready()).await;
-    tokio::spawn(mirror_readiness(state.clone(), reporter));
+    let health_sync = Arc::new(HealthSync {
+        reporter,
+        lock: tokio::sync::Mutex::new(()),
+    });
+    health_sync.sync(&state).await;
+    tokio::spawn(mirror_readiness(state.clone(), health_sync.clone()));
     tracing::info!(grpc = %grpc_addr, admin = %admin_addr, ready = state.is_ready(), "listening");
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -109,6 +113,7 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     }
     tracing::info!(grace = ?config.shutdown_grace, "shutdown signal: not ready, draining in-flight Checks");
     state.begin_shutdown();
+    health_sync.sync(&state).await;
     let _ = stop_tx.send(true);
     let drained = tokio::time::timeout(config.shutdown_grace, &mut grpc).await;
     reloader.abort();
@@ -179,24 +184,35 @@ async fn bind_grpc(addr: &ListenAddr) -> Result<(Incoming, String, Option<PathBu
     }
 }
 
-/// Sets the gRPC health of `""` and the Authorization service.
-async fn set_health(reporter: &tonic_health::server::HealthReporter, ready: bool) {
-    let status = if ready {
-        ServingStatus::Serving
-    } else {
-        ServingStatus::NotServing
-    };
-    for name in ["", AUTHZ_SERVICE_NAME] {
-        reporter.set_service_status(name, status).await;
+/// gRPC health, set from readiness. Every update takes the lock and reads readiness inside
+/// it, so updates are serialized and the last one reflects the latest state: once shutdown has
+/// begun, nothing can set SERVING again.
+struct HealthSync {
+    reporter: tonic_health::server::HealthReporter,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl HealthSync {
+    /// Sets `""` and the Authorization service to the current readiness.
+    async fn sync(&self, state: &State) {
+        let _serialized = self.lock.lock().await;
+        let status = if state.is_ready() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        for name in ["", AUTHZ_SERVICE_NAME] {
+            self.reporter.set_service_status(name, status).await;
+        }
     }
 }
 
 /// Keeps gRPC health in step with readiness.
-async fn mirror_readiness(state: Arc<State>, reporter: tonic_health::server::HealthReporter) {
+async fn mirror_readiness(state: Arc<State>, health: Arc<HealthSync>) {
     let mut rx = state.subscribe_ready();
     loop {
-        let ready = *rx.borrow_and_update();
-        set_health(&reporter, ready).await;
+        rx.borrow_and_update();
+        health.sync(&state).await;
         if rx.changed().await.is_err() {
             return;
         }

@@ -113,9 +113,44 @@ impl State {
         self.ready.subscribe()
     }
 
+    /// Recomputes readiness inside the watch's lock, so concurrent publishes and the shutdown
+    /// are serialized and the last to run reads the latest state: shutdown always wins (a
+    /// publish that read "ready" before the shutdown flag was set cannot send it after).
     fn refresh_ready(&self) {
-        let ready = self.is_ready();
-        self.ready
-            .send_if_modified(|r| std::mem::replace(r, ready) != ready);
+        self.ready.send_if_modified(|r| {
+            let ready = self.is_ready();
+            std::mem::replace(r, ready) != ready
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{bench_config, bench_keyring};
+
+    #[test]
+    fn shutdown_wins_every_race_with_a_publish() {
+        for _ in 0..2000 {
+            let state = State::new(
+                Arc::new(bench_config(1)),
+                Arc::new(bench_keyring(1)),
+                Metrics::new(),
+            );
+            let rx = state.subscribe_ready();
+            let publisher = {
+                let state = state.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..20 {
+                        let snap = state.snapshot_full();
+                        state.publish(snap.config.clone(), snap.keys.clone());
+                    }
+                })
+            };
+            state.begin_shutdown();
+            publisher.join().unwrap();
+            assert!(!*rx.borrow(), "ready after shutdown began");
+            assert!(!state.is_ready());
+        }
     }
 }

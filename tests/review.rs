@@ -242,3 +242,31 @@ fn a_kid_less_token_is_tried_against_at_most_16_keys() {
         "{out}"
     );
 }
+
+#[test]
+fn registered_claims_of_the_wrong_type_are_refused_even_when_no_check_uses_them() {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A).basic_config("");
+    for (claim, value, detail) in [
+        ("iss", serde_json::json!(true), "iss is not a string"),
+        ("sub", serde_json::json!(123), "sub is not a string"),
+        ("jti", serde_json::json!(1), "jti is not a string"),
+        (
+            "aud",
+            serde_json::json!([1, 2]),
+            "aud is neither a string nor an array of strings",
+        ),
+        ("iat", serde_json::json!(-5), "iat is not a NumericDate"),
+        ("exp", serde_json::json!(2e206), "exp is not a NumericDate"),
+    ] {
+        let mut c = claims("alice");
+        c[claim] = value;
+        let (code, out) = explain(&f, Some(&mint("a", KEY_A, c)), "/", "h");
+        assert_eq!(code, 3, "{claim}: {out}");
+        assert!(
+            out.contains(&format!("reason:   malformed ({detail}"))
+                && out.contains("http:     401"),
+            "{claim}: {out}"
+        );
+    }
+}

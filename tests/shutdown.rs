@@ -151,3 +151,62 @@ async fn grpc_health_turns_not_serving_on_sigterm() {
     );
     assert!(server.wait_exit(Duration::from_secs(5)).await.success());
 }
+
+#[tokio::test]
+async fn reloads_during_the_drain_never_turn_health_back_to_serving() {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+    let f = Fixture::new();
+    f.write_key("a", KEY_A)
+        .basic_config("shutdown_grace: 3s\nreload: { debounce: 10ms, poll_interval: 1s }\n");
+    let mut server = JwtAuthz::start(&f.config_path());
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let service = "envoy.service.auth.v3.Authorization".to_string();
+    let mut watch = HealthClient::new(channel)
+        .watch(HealthCheckRequest { service })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(watch.message().await.unwrap().unwrap().status, 1, "SERVING");
+    // An in-flight Check holds the drain open while keys keep changing (the first write lands
+    // before the signal, so a reload attempt can be running when it arrives).
+    let framed = framed_check(&mint("a", KEY_A, claims("alice")));
+    let (_response, _send) = half_sent_check(&server.grpc, &framed, 7).await;
+    let keys = f.keys();
+    std::fs::write(keys.join("first"), [9u8; 32]).unwrap();
+    tokio::time::sleep(Duration::from_millis(8)).await;
+    server.sigterm();
+    let writer = std::thread::spawn(move || {
+        for i in 0..60u8 {
+            std::fs::write(keys.join(format!("k{i}")), [i + 1; 32]).unwrap();
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(200), watch.message()).await {
+            Ok(Ok(Some(m))) => seen.push(m.status),
+            Ok(_) => break,
+            Err(_) => {}
+        }
+        let (status, _) = server.admin_get("/readyz").await;
+        assert_eq!(
+            status, 503,
+            "ready again during the drain; health so far {seen:?}"
+        );
+    }
+    writer.join().unwrap();
+    assert_eq!(seen.first(), Some(&2), "NOT_SERVING first: {seen:?}");
+    assert!(
+        seen.iter().all(|&s| s == 2),
+        "never SERVING again: {seen:?}"
+    );
+    // The reloader stops at the signal; an attempt already running may still publish, which
+    // is the race that readiness, recomputed under the watch's lock, must win.
+    assert!(server.wait_exit(Duration::from_secs(10)).await.success());
+}

@@ -306,8 +306,14 @@ fn claims_must_be_a_strict_object() {
         ),
         ("[1]", "claims are not a JSON object"),
         ("not json", "claims are not a JSON object"),
-        (r#"{"exp":"tomorrow"}"#, "exp is not a number"),
-        (r#"{"exp":1900000000,"nbf":true}"#, "nbf is not a number"),
+        (
+            r#"{"exp":"tomorrow"}"#,
+            "exp is not a NumericDate (a number from 0 to 2^53)",
+        ),
+        (
+            r#"{"exp":1900000000,"nbf":true}"#,
+            "nbf is not a NumericDate (a number from 0 to 2^53)",
+        ),
         (
             r#"{"exp":1900000000,"a":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}"#,
             "claims are nested deeper than limits.max_claims_depth",
@@ -320,6 +326,76 @@ fn claims_must_be_a_strict_object() {
             "{payload}"
         );
     }
+}
+
+#[test]
+fn registered_claims_of_the_wrong_type_are_malformed_even_when_unchecked() {
+    let h = r#"{"alg":"HS256","kid":"k256"}"#;
+    let exp = NOW + 600;
+    for (extra, detail) in [
+        (r#""iss":true"#, "iss is not a string"),
+        (r#""iss":null"#, "iss is not a string"),
+        (r#""sub":123"#, "sub is not a string"),
+        (r#""jti":1"#, "jti is not a string"),
+        (
+            r#""aud":123"#,
+            "aud is neither a string nor an array of strings",
+        ),
+        (
+            r#""aud":[1,2]"#,
+            "aud is neither a string nor an array of strings",
+        ),
+        (
+            r#""aud":["a",null]"#,
+            "aud is neither a string nor an array of strings",
+        ),
+        (
+            r#""iat":-1"#,
+            "iat is not a NumericDate (a number from 0 to 2^53)",
+        ),
+        (
+            r#""nbf":-0.5"#,
+            "nbf is not a NumericDate (a number from 0 to 2^53)",
+        ),
+        (
+            r#""nbf":"1""#,
+            "nbf is not a NumericDate (a number from 0 to 2^53)",
+        ),
+        (
+            r#""iat":9007199254740993"#,
+            "iat is not a NumericDate (a number from 0 to 2^53)",
+        ),
+    ] {
+        let payload = format!(r#"{{"exp":{exp},{extra}}}"#);
+        let t = sign_compact(Algorithm::HS256, K256, h, &payload);
+        assert_eq!(
+            check(&t, &settings()),
+            Err((DenyReason::Malformed, detail)),
+            "{payload}"
+        );
+    }
+    let t = sign_compact(Algorithm::HS256, K256, h, r#"{"exp":2e206}"#);
+    assert_eq!(
+        check(&t, &settings()),
+        Err((
+            DenyReason::Malformed,
+            "exp is not a NumericDate (a number from 0 to 2^53)"
+        ))
+    );
+    // The right types pass: fractional dates, an empty audience list, 2^53 itself.
+    for extra in [
+        r#""iat":1.5"#,
+        r#""aud":[]"#,
+        r#""aud":"x""#,
+        r#""sub":"","jti":"j""#,
+        r#""nbf":0"#,
+    ] {
+        let payload = format!(r#"{{"exp":{exp},{extra}}}"#);
+        let t = sign_compact(Algorithm::HS256, K256, h, &payload);
+        assert!(check(&t, &settings()).is_ok(), "{payload}");
+    }
+    let t = sign_compact(Algorithm::HS256, K256, h, r#"{"exp":9007199254740992}"#);
+    assert!(check(&t, &settings()).is_ok(), "exp = 2^53");
 }
 
 #[test]
@@ -384,7 +460,7 @@ fn lifetime_issuer_and_audience() {
     );
     assert_eq!(
         reason(&at(json!({"exp": NOW + 60, "iss": ["https://idp"]})), &s),
-        DenyReason::BadIssuer
+        DenyReason::Malformed
     );
     assert_eq!(
         reason(&at(json!({"exp": NOW + 60})), &s),
@@ -407,7 +483,7 @@ fn lifetime_issuer_and_audience() {
     );
     assert_eq!(
         reason(&at(json!({"exp": NOW + 60, "aud": 5})), &s),
-        DenyReason::BadAudience
+        DenyReason::Malformed
     );
     assert_eq!(
         reason(&at(json!({"exp": NOW + 60})), &s),

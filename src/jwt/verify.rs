@@ -150,54 +150,98 @@ pub fn verify<'r, 't>(
     })
 }
 
-/// The registered claims jwt-authz checks, found in one pass over the top-level members.
+/// The registered claims (RFC 7519 §4.1), found in one pass over the top-level members and
+/// type-checked whether or not a check uses them: `iss`, `sub`, `jti` are strings, `aud` a
+/// string or an array of strings, `exp`, `nbf`, `iat` NumericDates (numbers from 0 to 2^53).
+/// Anything else, `null` included, is `malformed`: every reader of the token must agree on
+/// what these claims say (google/jwt_verify_lib refuses the same).
 #[derive(Default)]
 struct Registered<'c> {
-    exp: Option<ClaimValue<'c>>,
-    nbf: Option<ClaimValue<'c>>,
-    iat: Option<ClaimValue<'c>>,
+    exp: Option<f64>,
+    nbf: Option<f64>,
+    iat: Option<f64>,
     iss: Option<ClaimValue<'c>>,
     aud: Option<ClaimValue<'c>>,
 }
 
+/// The largest NumericDate accepted: 2^53, the last integer an f64 holds exactly.
+const MAX_NUMERIC_DATE: f64 = 9_007_199_254_740_992.0;
+
 impl<'c> Registered<'c> {
-    fn collect(claims: &'c Claims) -> Self {
+    fn collect(claims: &'c Claims) -> Result<Self, TokenError> {
         let mut r = Registered::default();
         for (key, value) in claims.root().members() {
-            if value.is_null() {
-                continue;
+            match &*key {
+                "exp" => {
+                    r.exp = Some(numeric_date(
+                        value,
+                        "exp is not a NumericDate (a number from 0 to 2^53)",
+                    )?)
+                }
+                "nbf" => {
+                    r.nbf = Some(numeric_date(
+                        value,
+                        "nbf is not a NumericDate (a number from 0 to 2^53)",
+                    )?)
+                }
+                "iat" => {
+                    r.iat = Some(numeric_date(
+                        value,
+                        "iat is not a NumericDate (a number from 0 to 2^53)",
+                    )?)
+                }
+                "iss" => r.iss = Some(string(value, "iss is not a string")?),
+                "sub" => drop(string(value, "sub is not a string")?),
+                "jti" => drop(string(value, "jti is not a string")?),
+                "aud" => {
+                    let ok = match value.kind() {
+                        ValueKind::String => true,
+                        ValueKind::Array => value.elements().all(|a| a.kind() == ValueKind::String),
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(fail(
+                            DenyReason::Malformed,
+                            "aud is neither a string nor an array of strings",
+                        ));
+                    }
+                    r.aud = Some(value);
+                }
+                _ => {}
             }
-            let slot = match &*key {
-                "exp" => &mut r.exp,
-                "nbf" => &mut r.nbf,
-                "iat" => &mut r.iat,
-                "iss" => &mut r.iss,
-                "aud" => &mut r.aud,
-                _ => continue,
-            };
-            *slot = Some(value);
         }
-        r
+        Ok(r)
     }
 }
 
-/// NumericDate claim as seconds; `Err` when present but not a number.
-fn time_claim(v: Option<ClaimValue<'_>>, detail: &'static str) -> Result<Option<f64>, TokenError> {
-    v.map(|v| {
-        v.as_f64()
-            .ok_or_else(|| fail(DenyReason::Malformed, detail))
-    })
-    .transpose()
+/// A NumericDate in range; integers are checked exactly (an f64 would round 2^53 + 1 down).
+fn numeric_date(v: ClaimValue<'_>, detail: &'static str) -> Result<f64, TokenError> {
+    let in_range = match v.as_i64() {
+        Some(i) => (0..=MAX_NUMERIC_DATE as i64).contains(&i),
+        None => v
+            .as_f64()
+            .is_some_and(|t| (0.0..=MAX_NUMERIC_DATE).contains(&t)),
+    };
+    match v.as_f64() {
+        Some(t) if in_range => Ok(t),
+        _ => Err(fail(DenyReason::Malformed, detail)),
+    }
+}
+
+fn string<'c>(v: ClaimValue<'c>, detail: &'static str) -> Result<ClaimValue<'c>, TokenError> {
+    if v.kind() == ValueKind::String {
+        Ok(v)
+    } else {
+        Err(fail(DenyReason::Malformed, detail))
+    }
 }
 
 fn check_claims(claims: &Claims, s: &JwtSettings, now: u64) -> Result<(), TokenError> {
     use DenyReason::*;
-    let r = Registered::collect(claims);
+    let r = Registered::collect(claims)?;
     let now = now as f64;
     let leeway = s.leeway_secs as f64;
-    let exp = time_claim(r.exp, "exp is not a number")?;
-    let nbf = time_claim(r.nbf, "nbf is not a number")?;
-    let iat = time_claim(r.iat, "iat is not a number")?;
+    let (exp, nbf, iat) = (r.exp, r.nbf, r.iat);
     match exp {
         None if s.require_exp => return Err(fail(MissingClaim, "token has no exp")),
         Some(exp) if now >= exp + leeway => return Err(fail(Expired, "token has expired")),
@@ -236,8 +280,7 @@ fn check_claims(claims: &Claims, s: &JwtSettings, now: u64) -> Result<(), TokenE
         let ok = match r.aud {
             None => return Err(fail(MissingClaim, "token has no aud")),
             Some(list) if list.kind() == ValueKind::Array => list.elements().any(accepted),
-            Some(single) if single.kind() == ValueKind::String => accepted(single),
-            Some(_) => return Err(fail(BadAudience, "aud is neither a string nor an array")),
+            Some(single) => accepted(single),
         };
         if !ok {
             return Err(fail(BadAudience, "aud has no accepted audience"));
