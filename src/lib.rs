@@ -8,7 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod admin;
+pub(crate) mod admin;
 pub mod authz;
 pub mod cli;
 pub mod commands;
@@ -18,7 +18,7 @@ pub mod keys;
 pub mod net;
 pub mod policy;
 pub mod reason;
-pub mod reload;
+pub(crate) mod reload;
 pub mod request;
 pub mod server;
 pub mod state;

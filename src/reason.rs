@@ -171,6 +171,15 @@ mod tests {
     }
 
     #[test]
+    fn all_is_in_discriminant_order() {
+        // Metric counters are indexed by `reason as usize` and registered from `ALL`: the two
+        // must agree, or every deny would be counted under another reason's label.
+        for (i, r) in DenyReason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i, "{r}");
+        }
+    }
+
+    #[test]
     fn classes_follow_the_contract() {
         use DenyReason::*;
         for r in DenyReason::ALL {

@@ -1,7 +1,9 @@
 //! The whole Check: arbitrary protobuf CheckRequests, and structured requests with arbitrary
 //! methods, paths, hosts, headers and cookies (with or without a valid token), through `decide`
-//! and `build_response`. Oracles: an allow that needed a token carries one whose MAC
-//! jsonwebtoken accepts; a public allow never forwards identity headers.
+//! and `build_response`. Oracles: the zero-copy reader reads exactly what prost reads (the
+//! whole request view: fields, headers, header_map, context extensions, peer); an allow that
+//! needed a token carries one whose MAC jsonwebtoken accepts; a public allow never forwards
+//! identity headers.
 #![no_main]
 
 use std::path::Path;
@@ -10,11 +12,13 @@ use std::sync::OnceLock;
 use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
 use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 use jwt_authz::authz::{build_response, decide, encode_response, AllowKind, Decision};
-use jwt_authz::wire::WireRequest;
 use jwt_authz::config::Config;
 use jwt_authz::keys::{Algorithm, KeyRing};
 use jwt_authz::request::RequestView;
-use jwt_authz::testing::{bench_keyring, check_request, sign_compact, with_context_extensions};
+use jwt_authz::testing::{
+    bench_keyring, check_request, sign_compact, summarize, with_context_extensions,
+};
+use jwt_authz::wire::WireRequest;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -60,22 +64,41 @@ fn run(req: &CheckRequest) {
 /// Decides on a view; the directly encoded response must decode to the prost builder's.
 fn check_view(view: RequestView<'_>) {
     let (config, keys, _) = setup();
-    let Ok(decision) = decide(&view, config, keys, NOW) else { return };
+    let Ok(decision) = decide(&view, config, keys, NOW) else {
+        return;
+    };
     let response = build_response(&decision, &view, config);
     let mut bytes = Vec::new();
     encode_response(&decision, &view, config, &mut bytes);
-    let decoded = CheckResponse::decode(bytes.as_slice()).expect("encode_response wrote valid protobuf");
-    assert_eq!(decoded, response, "encode_response and build_response disagree");
+    let decoded =
+        CheckResponse::decode(bytes.as_slice()).expect("encode_response wrote valid protobuf");
+    assert_eq!(
+        decoded, response,
+        "encode_response and build_response disagree"
+    );
     if let Decision::Allow(a) = &decision {
         match &a.kind {
             AllowKind::Token => {
-                let t = a.token.as_ref().expect("a token-based allow has a verified token");
+                let t = a
+                    .token
+                    .as_ref()
+                    .expect("a token-based allow has a verified token");
                 let found = a.found.expect("and knows where it came from");
-                assert!(common::mac_ok(found.token, &t.key.kid), "allowed a token whose MAC does not verify");
+                assert!(
+                    common::mac_ok(found.token, &t.key.kid),
+                    "allowed a token whose MAC does not verify"
+                );
             }
             AllowKind::Public => {
-                let Some(HttpResponse::OkResponse(ok)) = &response.http_response else { panic!() };
-                assert!(ok.headers.iter().all(|h| !h.header.as_ref().unwrap().key.starts_with("x-jwt-")));
+                let Some(HttpResponse::OkResponse(ok)) = &response.http_response else {
+                    panic!()
+                };
+                assert!(ok.headers.iter().all(|h| !h
+                    .header
+                    .as_ref()
+                    .unwrap()
+                    .key
+                    .starts_with("x-jwt-")));
             }
             AllowKind::Shadow(_) => {}
         }
@@ -83,12 +106,22 @@ fn check_view(view: RequestView<'_>) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     if mode % 2 == 0 {
-        // The server's path: the zero-copy reader, which must accept whatever prost accepts.
+        // The server's path: the zero-copy reader, which must accept whatever prost accepts
+        // and read the same request from it.
         let wire = WireRequest::decode(rest);
         if let Ok(req) = CheckRequest::decode(rest) {
-            assert!(wire.is_ok(), "prost accepted bytes the wire reader rejects");
+            let Ok(ours) = WireRequest::decode(rest) else {
+                panic!("prost accepted bytes the wire reader rejects");
+            };
+            assert_eq!(
+                summarize(&RequestView::from_wire(ours)),
+                summarize(&RequestView::new(&req)),
+                "the wire reader and prost read different requests"
+            );
             run(&req);
         }
         if let Ok(wire) = wire {

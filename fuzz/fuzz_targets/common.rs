@@ -20,5 +20,6 @@ pub fn mac_ok(token: &str, kid: &str) -> bool {
     let (alg, secret) = secret_of(kid).expect("a configured kid");
     let (input, sig) = token.rsplit_once('.').expect("three parts");
     let key = jsonwebtoken::DecodingKey::from_secret(&secret).expect("a non-empty secret");
-    jsonwebtoken::crypto::verify(sig, input.as_bytes(), &key, alg.to_jsonwebtoken()).unwrap_or(false)
+    jsonwebtoken::crypto::verify(sig, input.as_bytes(), &key, alg.to_jsonwebtoken())
+        .unwrap_or(false)
 }

@@ -5,6 +5,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = jwt_authz::config::Config::from_yaml(text, std::path::Path::new("/fuzz/config.yaml"));
+        let _ =
+            jwt_authz::config::Config::from_yaml(text, std::path::Path::new("/fuzz/config.yaml"));
     }
 });

@@ -9,7 +9,11 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let snapshot = DirSnapshot {
-        files: vec![DirFile { name: "set.json".into(), path: PathBuf::from("/jwks/set.json"), bytes: data.to_vec() }],
+        files: vec![DirFile {
+            name: "set.json".into(),
+            path: PathBuf::from("/jwks/set.json"),
+            bytes: data.to_vec(),
+        }],
         data_target: None,
     };
     if let Ok(keys) = decode_jwks(&snapshot, &Arc::from("/jwks")) {

@@ -1,7 +1,9 @@
 //! Tokens: raw strings, and well-signed tokens with arbitrary header and payload bytes, through
-//! `jwt::verify`; and payloads through the strict claims parser. Oracles: every accepted token's
-//! MAC also verifies with jsonwebtoken; every accepted payload is valid JSON to serde_json, with
-//! the same value.
+//! `jwt::verify`; payloads through the strict claims parser; and claim sets built from the
+//! input (exp/nbf/iat around now, iss, aud) under varied settings. Oracles: every accepted
+//! token's MAC also verifies with jsonwebtoken; every accepted payload is valid JSON to
+//! serde_json, with the same value; the registered-claim verdict is one jsonwebtoken's
+//! `Validation` gives.
 #![no_main]
 
 use std::path::Path;
@@ -10,7 +12,7 @@ use std::sync::OnceLock;
 use jwt_authz::config::Config;
 use jwt_authz::jwt::{verify, Claims};
 use jwt_authz::keys::{Algorithm, KeyRing};
-use jwt_authz::testing::{bench_keyring, sign_compact};
+use jwt_authz::testing::{bench_keyring, jsonwebtoken_reasons, sign_compact, ClaimRules};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -37,12 +39,100 @@ fn check_accepted(token: &str) {
         return;
     };
     assert_eq!(common::secret_of(&v.key.kid).map(|s| s.0), Some(v.key.alg));
-    assert!(common::mac_ok(token, &v.key.kid), "accepted a token whose MAC does not verify");
+    assert!(
+        common::mac_ok(token, &v.key.kid),
+        "accepted a token whose MAC does not verify"
+    );
+}
+
+const ISSUERS: [&[&str]; 3] = [&[], &["a"], &["a", "b"]];
+const AUDIENCES: [&[&str]; 3] = [&[], &["x"], &["x", "y"]];
+
+/// The 36 combinations of issuers, audiences, leeway and require_exp, built once.
+fn claim_configs() -> &'static Vec<(ClaimRules<'static>, Config)> {
+    static S: OnceLock<Vec<(ClaimRules<'static>, Config)>> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut out = Vec::new();
+        for issuers in ISSUERS {
+            for audiences in AUDIENCES {
+                for leeway in [0u64, 60] {
+                    for require_exp in [false, true] {
+                        let yaml = format!("keys: [{{ dir: /k, algorithm: HS256 }}]\njwt: {{ issuers: {issuers:?}, audiences: {audiences:?}, leeway: {leeway}s, require_exp: {require_exp} }}\n");
+                        let config = Config::from_yaml(&yaml, Path::new("fuzz.yaml")).unwrap();
+                        out.push((ClaimRules { issuers, audiences, leeway, require_exp }, config));
+                    }
+                }
+            }
+        }
+        out
+    })
+}
+
+/// Registered claims built from the input, judged by jwt-authz and by jsonwebtoken.
+fn check_claims_against_jsonwebtoken(data: &[u8]) {
+    let [pick, present, e, n, i, iss, aud, ..] = *data else {
+        return;
+    };
+    let (rules, config) = &claim_configs()[usize::from(pick) % 36];
+    let now = jwt_authz::authz::unix_now() as i64;
+    let offset = |b: u8| (i64::from(b) - 128) * 3;
+    let leeway = rules.leeway as i64;
+    // Away from the boundaries, where a clock tick or the RFC's "on or after" differ.
+    let (exp, nbf, iat) = (offset(e), offset(n), -offset(i).abs());
+    if (exp + leeway).abs() <= 2 || (nbf - leeway).abs() <= 2 {
+        return;
+    }
+    let mut claims = serde_json::Map::new();
+    for (bit, name, value) in [(1, "exp", exp), (2, "nbf", nbf), (4, "iat", iat)] {
+        if present & bit != 0 {
+            claims.insert(name.into(), (now + value).into());
+        }
+    }
+    if present & 8 != 0 {
+        claims.insert("iss".into(), ["a", "b", "c"][usize::from(iss) % 3].into());
+    }
+    if present & 16 != 0 {
+        let names = ["x", "y", "z"];
+        let value = if aud & 1 == 0 {
+            serde_json::Value::from(names[usize::from(aud >> 1) % 3])
+        } else {
+            (0..3)
+                .filter(|k| aud >> (k + 1) & 1 == 1)
+                .map(|k| names[k])
+                .collect::<Vec<_>>()
+                .into()
+        };
+        claims.insert("aud".into(), value);
+    }
+    let secret = [1u8; 32];
+    let token = sign_compact(
+        Algorithm::HS256,
+        &secret,
+        r#"{"alg":"HS256","kid":"k0"}"#,
+        &serde_json::Value::Object(claims).to_string(),
+    );
+    let ring = &setup().1;
+    let ours = verify(&token, ring, &config.jwt, &config.limits, now as u64);
+    let theirs = jsonwebtoken_reasons(&token, &secret, rules);
+    match ours {
+        Ok(_) => assert!(theirs.is_empty(), "accepted; jsonwebtoken says {theirs:?}"),
+        Err(e) => assert!(
+            theirs.contains(&e.reason),
+            "{:?} ({}); jsonwebtoken says {theirs:?}",
+            e.reason,
+            e.detail
+        ),
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
-    match mode % 3 {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    if mode % 4 == 3 {
+        return check_claims_against_jsonwebtoken(rest);
+    }
+    match mode % 4 {
         0 => {
             if let Ok(token) = std::str::from_utf8(rest) {
                 check_accepted(token);
@@ -52,14 +142,27 @@ fuzz_target!(|data: &[u8]| {
             // Sign arbitrary header/payload text with a configured key: reaches every check
             // after the MAC.
             let text = String::from_utf8_lossy(rest);
-            let (header, payload) = text.split_once('\u{0}').unwrap_or((r#"{"alg":"HS256","kid":"k0"}"#, &text));
-            let (alg, secret) = if header.contains("HS512") { (Algorithm::HS512, vec![0x51; 64]) } else { (Algorithm::HS256, vec![1; 32]) };
+            let (header, payload) = text
+                .split_once('\u{0}')
+                .unwrap_or((r#"{"alg":"HS256","kid":"k0"}"#, &text));
+            let (alg, secret) = if header.contains("HS512") {
+                (Algorithm::HS512, vec![0x51; 64])
+            } else {
+                (Algorithm::HS256, vec![1; 32])
+            };
             check_accepted(&sign_compact(alg, &secret, header, payload));
         }
         _ => {
             if let Ok(claims) = Claims::parse(rest.to_vec(), 16) {
-                let theirs: serde_json::Value = serde_json::from_slice(rest).expect("we accepted what serde_json rejects");
-                assert_eq!(claims.root().to_json(), theirs);
+                let theirs: serde_json::Value =
+                    serde_json::from_slice(rest).expect("we accepted what serde_json rejects");
+                assert_eq!(
+                    claims
+                        .root()
+                        .to_json()
+                        .expect("our compact JSON reads back"),
+                    theirs
+                );
             }
         }
     }

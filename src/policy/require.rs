@@ -121,8 +121,16 @@ fn json_eq(claim: ClaimValue<'_>, expected: &Value) -> bool {
         (ValueKind::String, Value::String(s)) => claim.as_str().is_some_and(|c| c == s.as_str()),
         (ValueKind::Bool, Value::Bool(b)) => claim.as_bool() == Some(*b),
         (ValueKind::Null, Value::Null) => true,
-        (ValueKind::Array, Value::Array(_)) | (ValueKind::Object, Value::Object(_)) => {
-            claim.to_json() == *expected
+        (ValueKind::Array, Value::Array(items)) => {
+            claim.elements().count() == items.len()
+                && claim.elements().zip(items).all(|(c, e)| json_eq(c, e))
+        }
+        // Members are unique (the parser refuses duplicates): same count, same members.
+        (ValueKind::Object, Value::Object(members)) => {
+            claim.members().count() == members.len()
+                && members
+                    .iter()
+                    .all(|(k, e)| claim.get(k).is_some_and(|c| json_eq(c, e)))
         }
         _ => false,
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 use tokio::time::{sleep, sleep_until, Instant};
 
-pub use attempt::{initial_keys, log_ring, Outcome, Reloader};
+pub use attempt::{initial_keys, Reloader};
 
 use crate::config::Overrides;
 use crate::keys::SourceSets;

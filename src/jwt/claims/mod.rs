@@ -301,11 +301,12 @@ impl<'c> Value<'c> {
         }
     }
 
-    /// Converts to a `serde_json::Value` (for tools and tests; not on the hot path).
-    pub fn to_json(&self) -> serde_json::Value {
+    /// Converts to a `serde_json::Value` (for tools and tests; not on the hot path). An error
+    /// would mean the compact writer and the parser disagree: it is reported, never hidden.
+    pub fn to_json(&self) -> Result<serde_json::Value, ClaimsError> {
         let mut text = String::new();
         self.write_compact(&mut text);
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+        serde_json::from_str(&text).map_err(|_| ClaimsError::Invalid)
     }
 }
 

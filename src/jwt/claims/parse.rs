@@ -166,7 +166,14 @@ impl Parser<'_> {
                 _ => return Err(ClaimsError::Invalid),
             }
         }
-        let kind = if escaped { Kind::EscapedStr } else { Kind::Str };
+        let kind = if escaped {
+            // The escapes were checked above; serde_json, which decodes them when the string
+            // is read, must agree now, so that reading can never fail later.
+            decode_escapes(&self.s[start..self.i]).ok_or(ClaimsError::Invalid)?;
+            Kind::EscapedStr
+        } else {
+            Kind::Str
+        };
         let n = self.push(kind, start, self.i);
         self.i += 1; // closing quote
         self.finish(n);
@@ -327,14 +334,18 @@ pub(super) fn unescape(raw: &str, kind: Kind) -> Cow<'_, str> {
     if kind == Kind::Str {
         return Cow::Borrowed(raw);
     }
-    decode_escapes(raw)
+    Cow::Owned(
+        decode_escapes(raw.as_bytes())
+            .expect("the same escapes were decoded when the string was parsed"),
+    )
 }
 
-/// Decodes a string's JSON escapes (only called for strings that have some).
+/// Decodes a string's JSON escapes with serde_json (`None` when it refuses them).
 #[cold]
-fn decode_escapes(raw: &str) -> Cow<'_, str> {
-    // The parser validated the escapes; serde_json decodes them.
-    serde_json::from_str::<String>(&format!("\"{raw}\""))
-        .map(Cow::Owned)
-        .unwrap_or(Cow::Borrowed(raw))
+fn decode_escapes(raw: &[u8]) -> Option<String> {
+    let mut quoted = Vec::with_capacity(raw.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(raw);
+    quoted.push(b'"');
+    serde_json::from_slice::<String>(&quoted).ok()
 }

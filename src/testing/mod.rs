@@ -2,6 +2,10 @@
 //! header map, the query kept in `path`). Used by `explain`, the benches, the fuzzers and the
 //! tests, so all of them exercise the same request shape.
 
+mod oracles;
+
+pub use oracles::{check_normalization, jsonwebtoken_reasons, ClaimRules};
+
 use std::collections::HashMap;
 
 use envoy_types::pb::envoy::config::core::v3::{HeaderMap, HeaderValue};
