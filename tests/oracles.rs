@@ -221,8 +221,8 @@ struct Case {
 fn case() -> impl Strategy<Value = Case> {
     let offset = || prop::option::of(-400i64..400);
     let aud = prop::option::of(prop_oneof![
-        prop_oneof![Just("x"), Just("y"), Just("z")].prop_map(|a| Value::from(a)),
-        prop::sample::subsequence(vec!["x", "y", "z"], 0..=3).prop_map(|a| Value::from(a)),
+        prop_oneof![Just("x"), Just("y"), Just("z")].prop_map(Value::from),
+        prop::sample::subsequence(vec!["x", "y", "z"], 0..=3).prop_map(Value::from),
     ]);
     (
         (offset(), offset(), prop::option::of(-400i64..0)),
