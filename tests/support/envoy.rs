@@ -115,10 +115,13 @@ impl Drop for Envoy {
     }
 }
 
-/// An upstream that answers every request with a JSON object of the headers it received.
+/// An upstream that answers every request with a JSON object of the headers it received, plus
+/// `_method` and `_path` (the request target as it arrived).
 pub async fn echo_upstream() -> SocketAddr {
-    async fn echo(headers: HeaderMap) -> String {
+    async fn echo(method: axum::http::Method, uri: axum::http::Uri, headers: HeaderMap) -> String {
         let mut map = Map::new();
+        map.insert("_method".into(), Value::String(method.to_string()));
+        map.insert("_path".into(), Value::String(uri.to_string()));
         for (k, v) in &headers {
             map.insert(
                 k.as_str().to_string(),
