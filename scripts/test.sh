@@ -133,10 +133,10 @@ cargo test --locked --all-targets -- --include-ignored
 step "hot-path instruction counts within 10% of benches/instructions.txt (callgrind)"
 scripts/instructions.sh --check
 
-step "fuzz targets build, replay their seeds and run 15 s each (cargo-fuzz, stable, no sanitizer)"
+step "fuzz targets build, replay their committed corpora and run 15 s each (cargo-fuzz, stable, no sanitizer)"
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 (cd fuzz && cargo fuzz build -s none)
-for target in token check config jwks; do
+for target in token check path config jwks; do
   scratch=$(mktemp -d)
   (cd fuzz && cargo fuzz run -s none "$target" "$scratch" "corpus/$target" -- \
     -max_total_time=15 -max_len=4096 -print_final_stats=1 2>&1 | grep -E "stat::number_of_executed_units" | sed "s/^/$target: /")
