@@ -105,7 +105,7 @@ pub fn load_ring(sources: &[KeySource], limits: &Limits) -> Result<KeyRing, KeyE
 
 /// Rejects keys shorter than the algorithm's output (RFC 7518 §3.2 and its strict reading
 /// for HS384/HS512).
-pub fn validate_key_len(what: &str, alg: Algorithm, len: usize) -> Result<(), KeyError> {
+pub(crate) fn validate_key_len(what: &str, alg: Algorithm, len: usize) -> Result<(), KeyError> {
     if len < alg.output_len() {
         return Err(KeyError::TooShort {
             what: what.to_string(),

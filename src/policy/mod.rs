@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use regex::Regex;
 
 pub use claim_path::{ClaimPath, Omission, Rendered};
-pub use path::{has_segment_prefix, normalize, Parameters, PathOptions};
+pub(crate) use path::has_segment_prefix;
+pub use path::{normalize, Parameters, PathOptions};
 pub use require::{has_scope, ClaimCheck, ClaimOp, Failure, Requirement};
 
 /// The `context_extensions` key that selects a rule by name.

@@ -151,7 +151,7 @@ fn resolve_segments(path: &str) -> String {
 
 /// True when `path` equals `prefix` or continues it at a segment boundary
 /// (`/orders` matches `/orders` and `/orders/1`, not `/ordersX`).
-pub fn has_segment_prefix(path: &str, prefix: &str) -> bool {
+pub(crate) fn has_segment_prefix(path: &str, prefix: &str) -> bool {
     match path.strip_prefix(prefix) {
         Some("") => true,
         Some(rest) => prefix.ends_with('/') || rest.starts_with('/'),
