@@ -65,9 +65,15 @@ impl Stack {
     /// (status, the path the upstream received when allowed, jwt-authz's reason when denied).
     async fn get(&self, path: &str, token: &str) -> (u16, String, String) {
         let auth = format!("Bearer {token}");
-        let r = http::request(self.envoy.addr, "GET", path, &[("authorization", &auth)], "")
-            .await
-            .unwrap();
+        let r = http::request(
+            self.envoy.addr,
+            "GET",
+            path,
+            &[("authorization", &auth)],
+            "",
+        )
+        .await
+        .unwrap();
         let forwarded = if r.status == 200 {
             let seen: Value = serde_json::from_str(&r.body).unwrap();
             seen["_path"].as_str().unwrap().to_string()
@@ -111,19 +117,34 @@ async fn tricky_paths_through_a_real_envoy() {
             "/docs/..;/admin",
             "/admin",
             "/docs/..;/admin",
-            ["403 claim_mismatch", "400 ambiguous_path", "403 claim_mismatch", "403 claim_mismatch"],
+            [
+                "403 claim_mismatch",
+                "400 ambiguous_path",
+                "403 claim_mismatch",
+                "403 claim_mismatch",
+            ],
         ),
         (
             "/docs/%2e%2e/admin",
             "/admin",
             "/docs/%2e%2e/admin",
-            ["403 claim_mismatch", "403 claim_mismatch", "403 claim_mismatch", "403 claim_mismatch"],
+            [
+                "403 claim_mismatch",
+                "403 claim_mismatch",
+                "403 claim_mismatch",
+                "403 claim_mismatch",
+            ],
         ),
         (
             "/admin;x=1",
             "/admin;x=1",
             "/admin;x=1",
-            ["400 ambiguous_path", "400 ambiguous_path", "403 claim_mismatch", "403 claim_mismatch"],
+            [
+                "400 ambiguous_path",
+                "400 ambiguous_path",
+                "403 claim_mismatch",
+                "403 claim_mismatch",
+            ],
         ),
         (
             "/ADMIN",
@@ -135,13 +156,23 @@ async fn tricky_paths_through_a_real_envoy() {
             "//admin",
             "/admin",
             "//admin",
-            ["403 claim_mismatch", "403 claim_mismatch", "403 claim_mismatch", "403 claim_mismatch"],
+            [
+                "403 claim_mismatch",
+                "403 claim_mismatch",
+                "403 claim_mismatch",
+                "403 claim_mismatch",
+            ],
         ),
         (
             "/docs/../admin",
             "/admin",
             "/docs/../admin",
-            ["403 claim_mismatch", "403 claim_mismatch", "403 claim_mismatch", "403 claim_mismatch"],
+            [
+                "403 claim_mismatch",
+                "403 claim_mismatch",
+                "403 claim_mismatch",
+                "403 claim_mismatch",
+            ],
         ),
     ];
     let lenient = "paths: { parameters: strip, case_insensitive: true }\n";
