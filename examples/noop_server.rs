@@ -61,11 +61,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             eprintln!("noop listening on {}", listener.local_addr()?);
             let incoming = jwt_authz::net::Incoming::new(listener);
-            let mut builder = jwt_authz::server::grpc_builder();
+            let limits = jwt_authz::config::Limits::default();
+            let mut builder =
+                jwt_authz::server::grpc_builder(&limits, std::time::Duration::from_secs(5));
             if raw {
                 let response = RawNoop(allow().encode_to_vec().into());
                 builder
-                    .add_service(CheckServer::new(response))
+                    .add_service(CheckServer::new(
+                        response,
+                        jwt_authz::authz::Budget::new(limits.max_buffered_bytes),
+                    ))
                     .serve_with_incoming(incoming)
                     .await?;
             } else {

@@ -30,18 +30,12 @@ pub async fn serve(
 }
 
 async fn readyz(Extract(state): Extract<Arc<State>>) -> impl IntoResponse {
-    if state.is_ready() {
-        (StatusCode::OK, "ready\n")
-    } else if state.is_shutting_down() {
-        (
+    match state.not_ready_because() {
+        None => (StatusCode::OK, "ready\n".to_string()),
+        Some(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: shutting down\n",
-        )
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: no verification key loaded\n",
-        )
+            format!("not ready: {why}\n"),
+        ),
     }
 }
 

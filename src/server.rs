@@ -3,21 +3,20 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tonic::transport::Server;
-use tonic_health::ServingStatus;
+use tower::layer::util::{Identity, Stack};
 
-use crate::authz::{AuthzService, CheckServer, Shed};
-use crate::config::{Config, ListenAddr, Overrides};
+use crate::authz::{AuthzService, Budget, CheckServer, Shed};
+use crate::config::{Config, Limits, ListenAddr, Overrides};
+use crate::health::HealthSync;
 use crate::net;
 use crate::reload;
 use crate::state::State;
 use crate::telemetry::Metrics;
-
-/// The gRPC health service name Envoy and Kubernetes probes ask about.
-pub const AUTHZ_SERVICE_NAME: &str = "envoy.service.auth.v3.Authorization";
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -65,16 +64,15 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     let admin_addr = admin_listener
         .local_addr()
         .map_err(bind_err(config.listen.admin))?;
-    let (incoming, grpc_addr, socket_path) = bind_grpc(&config.listen.grpc).await?;
-    // Both health names are registered before anything can connect: an early probe must get
-    // SERVING or NOT_SERVING, never "unknown service".
-    let (reporter, health) = tonic_health::server::health_reporter();
-    let health_sync = Arc::new(HealthSync {
-        reporter,
-        lock: tokio::sync::Mutex::new(()),
-    });
-    health_sync.sync(&state).await;
-    tokio::spawn(mirror_readiness(state.clone(), health_sync.clone()));
+    let limits = &config.limits;
+    let caps = net::Caps {
+        max_connections: limits.max_connections,
+        handshake_timeout: limits.handshake_timeout,
+    };
+    let (incoming, grpc_addr, socket_path) = bind_grpc(&config.listen.grpc, caps).await?;
+    let (health_sync, health) = HealthSync::new(&state, limits.max_health_watches).await;
+    tokio::spawn(health_sync.clone().mirror(state.clone()));
+    tokio::spawn(watch_overload(state.clone()));
     tracing::info!(grpc = %grpc_addr, admin = %admin_addr, ready = state.is_ready(), "listening");
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -95,10 +93,13 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
         stopped(admin_stop_rx),
     ));
 
-    let grpc = grpc_builder().add_service(health).add_service(Shed::new(
-        CheckServer::new(AuthzService::new(state.clone())),
-        state.clone(),
-    ));
+    let budget = Budget::new(limits.max_buffered_bytes);
+    let grpc = grpc_builder(limits, config.shutdown_grace)
+        .add_service(health)
+        .add_service(Shed::new(
+            CheckServer::new(AuthzService::new(state.clone()), budget),
+            state.clone(),
+        ));
     let mut grpc = match incoming {
         Incoming::Tcp(tcp) => {
             tokio::spawn(grpc.serve_with_incoming_shutdown(tcp, stopped(stop_rx.clone())))
@@ -118,7 +119,7 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     let drained = tokio::time::timeout(config.shutdown_grace, &mut grpc).await;
     reloader.abort();
     let _ = admin_stop_tx.send(true);
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), admin).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), admin).await;
     if let Some(path) = socket_path {
         let _ = std::fs::remove_file(path);
     }
@@ -140,9 +141,29 @@ fn grpc_outcome(
 }
 
 /// The gRPC server settings, shared with the no-op baseline server of the benchmarks
-/// (`examples/noop_server.rs`) so both are measured on the same stack.
-pub fn grpc_builder() -> Server {
-    Server::builder().tcp_nodelay(true)
+/// (`examples/noop_server.rs`) so both are measured on the same stack: `limits`' HTTP/2 stream,
+/// keepalive, connection age and reset-stream bounds, and its per-request timeout (which
+/// covers reading the request message). Connections age out gracefully, with `grace` to finish.
+pub fn grpc_builder(limits: &Limits, grace: Duration) -> Server<Stack<net::MarkStarted, Identity>> {
+    Server::builder()
+        .tcp_nodelay(true)
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .timeout(limits.request_timeout)
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .http2_max_local_error_reset_streams(Some(limits.max_reset_streams))
+        .max_connection_age(limits.max_connection_age)
+        .max_connection_age_grace(grace)
+        .layer(net::MarkStarted)
+}
+
+/// Checks every second whether shedding is sustained (readiness follows).
+async fn watch_overload(state: Arc<State>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        state.evaluate_overload();
+    }
 }
 
 enum Incoming {
@@ -150,13 +171,16 @@ enum Incoming {
     Unix(net::Incoming<UnixListener>),
 }
 
-async fn bind_grpc(addr: &ListenAddr) -> Result<(Incoming, String, Option<PathBuf>), ServeError> {
+async fn bind_grpc(
+    addr: &ListenAddr,
+    caps: net::Caps,
+) -> Result<(Incoming, String, Option<PathBuf>), ServeError> {
     match addr {
         ListenAddr::Tcp(a) => {
             let listener = TcpListener::bind(a).await.map_err(bind_err(a))?;
             let local = listener.local_addr().map_err(bind_err(a))?;
             Ok((
-                Incoming::Tcp(net::Incoming::new(listener)),
+                Incoming::Tcp(net::Incoming::with_caps(listener, caps)),
                 local.to_string(),
                 None,
             ))
@@ -176,45 +200,10 @@ async fn bind_grpc(addr: &ListenAddr) -> Result<(Incoming, String, Option<PathBu
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
                 .map_err(bind_err(addr))?;
             Ok((
-                Incoming::Unix(net::Incoming::new(listener)),
+                Incoming::Unix(net::Incoming::with_caps(listener, caps)),
                 addr.to_string(),
                 Some(path.clone()),
             ))
-        }
-    }
-}
-
-/// gRPC health, set from readiness. Every update takes the lock and reads readiness inside
-/// it, so updates are serialized and the last one reflects the latest state: once shutdown has
-/// begun, nothing can set SERVING again.
-struct HealthSync {
-    reporter: tonic_health::server::HealthReporter,
-    lock: tokio::sync::Mutex<()>,
-}
-
-impl HealthSync {
-    /// Sets `""` and the Authorization service to the current readiness.
-    async fn sync(&self, state: &State) {
-        let _serialized = self.lock.lock().await;
-        let status = if state.is_ready() {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
-        for name in ["", AUTHZ_SERVICE_NAME] {
-            self.reporter.set_service_status(name, status).await;
-        }
-    }
-}
-
-/// Keeps gRPC health in step with readiness.
-async fn mirror_readiness(state: Arc<State>, health: Arc<HealthSync>) {
-    let mut rx = state.subscribe_ready();
-    loop {
-        rx.borrow_and_update();
-        health.sync(&state).await;
-        if rx.changed().await.is_err() {
-            return;
         }
     }
 }

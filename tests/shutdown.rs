@@ -56,7 +56,8 @@ async fn sigterm_lets_an_in_flight_check_finish() {
 #[tokio::test]
 async fn a_stuck_stream_cannot_delay_exit_beyond_shutdown_grace() {
     let f = Fixture::new();
-    f.write_key("a", KEY_A).basic_config("shutdown_grace: 1s\n");
+    f.write_key("a", KEY_A)
+        .basic_config("shutdown_grace: 1s\nlimits: { request_timeout: 30s }\n");
     let mut server = JwtAuthz::start(&f.config_path());
     let framed = framed_check(&mint("a", KEY_A, claims("alice")));
     let (_response, _send) = half_sent_check(&server.grpc, &framed, 7).await;

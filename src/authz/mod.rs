@@ -7,6 +7,7 @@ mod prost_sink;
 mod response;
 mod service;
 mod shed;
+mod unary;
 mod wire_out;
 
 #[cfg(test)]
@@ -19,3 +20,4 @@ pub use response::{
 };
 pub use service::{unix_now, AuthzService};
 pub use shed::{Shed, ShedFuture};
+pub use unary::Budget;

@@ -28,6 +28,11 @@ impl AuthzService {
         Self { state }
     }
 
+    /// The shared state.
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+
     /// Answers one Check given as a prost message.
     pub fn answer(&self, req: &CheckRequest) -> Result<CheckResponse, Status> {
         self.timed(RequestView::new(req), |decision, view, config| {

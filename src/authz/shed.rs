@@ -17,7 +17,6 @@ use tonic::server::NamedService;
 use tower::Service;
 
 use crate::state::State;
-use crate::telemetry::ErrorReason;
 
 /// The shedding wrapper around a gRPC service.
 #[derive(Clone, Debug)]
@@ -95,11 +94,7 @@ where
         let slot = Slot(self.in_flight.clone());
         if before >= limit {
             drop(slot);
-            self.state.metrics.error(ErrorReason::Overloaded);
-            tracing::warn!(
-                limit,
-                "overloaded: shedding a Check with UNAVAILABLE (limits.max_in_flight)"
-            );
+            self.state.shed("limits.max_in_flight");
             let status =
                 tonic::Status::unavailable("jwt-authz is overloaded (limits.max_in_flight)");
             return ShedFuture(Outcome::Rejected(Some(status.into_http())));

@@ -3,10 +3,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::raw::{RawConfig, RawForward, RawJwt, RawKeySource, RawLimits, RawTokenSource};
+use super::raw::{RawConfig, RawForward, RawJwt, RawKeySource, RawTokenSource};
 use super::{
-    ConfigError, Forward, JwtSettings, KeyEncoding, KeyFormat, KeySource, Limits, Listen,
-    ListenAddr, Reload, Responses, TokenSource,
+    ConfigError, Forward, JwtSettings, KeyEncoding, KeyFormat, KeySource, Listen, ListenAddr,
+    Reload, Responses, TokenSource,
 };
 use crate::keys::Algorithm;
 use crate::policy::ClaimPath;
@@ -65,7 +65,7 @@ pub(super) fn convert(
     if reload.poll_interval < Duration::from_secs(1) {
         return Err(ctx.invalid("reload.poll_interval", "must be at least 1s"));
     }
-    let limits = convert_limits(&ctx, raw.limits)?;
+    let limits = super::limits::convert(&ctx, raw.limits)?;
     let jwt = convert_jwt(&ctx, raw.jwt)?;
     let forward = convert_forward(&ctx, raw.forward)?;
     let responses = Responses {
@@ -319,64 +319,5 @@ fn convert_forward(ctx: &Ctx<'_>, raw: RawForward) -> Result<Forward, ConfigErro
         strip_token: raw.strip_token,
         metadata_claims,
         max_value_bytes,
-    })
-}
-
-fn convert_limits(ctx: &Ctx<'_>, raw: RawLimits) -> Result<Limits, ConfigError> {
-    let d = Limits::default();
-    let pick = |name: &str, v: Option<usize>, default: usize, min: usize, max: usize| {
-        let v = v.unwrap_or(default);
-        if (min..=max).contains(&v) {
-            Ok(v)
-        } else {
-            Err(ctx.invalid(
-                format!("limits.{name}"),
-                format!("must be between {min} and {max}"),
-            ))
-        }
-    };
-    Ok(Limits {
-        max_in_flight: pick(
-            "max_in_flight",
-            raw.max_in_flight,
-            d.max_in_flight,
-            1,
-            1_000_000,
-        )?,
-        max_header_bytes: pick(
-            "max_header_bytes",
-            raw.max_header_bytes,
-            d.max_header_bytes,
-            256,
-            1 << 20,
-        )?,
-        max_claims_bytes: pick(
-            "max_claims_bytes",
-            raw.max_claims_bytes,
-            d.max_claims_bytes,
-            64,
-            1 << 20,
-        )?,
-        max_claims_depth: pick(
-            "max_claims_depth",
-            raw.max_claims_depth,
-            d.max_claims_depth,
-            1,
-            64,
-        )?,
-        max_keys_per_source: pick(
-            "max_keys_per_source",
-            raw.max_keys_per_source,
-            d.max_keys_per_source,
-            1,
-            100_000,
-        )?,
-        max_key_file_bytes: pick(
-            "max_key_file_bytes",
-            raw.max_key_file_bytes,
-            d.max_key_file_bytes,
-            64,
-            16 << 20,
-        )?,
     })
 }

@@ -2,6 +2,7 @@
 //! invalid value with an error that names the file and the field.
 
 mod convert;
+mod limits;
 mod raw;
 mod rules;
 
@@ -11,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sha2::Digest;
+
+pub use limits::Limits;
 
 use crate::keys::Algorithm;
 use crate::policy::Policy;
@@ -191,36 +194,6 @@ pub struct Responses {
     pub realm: String,
     /// Send the reason header and JSON body on denies.
     pub expose_reason: bool,
-}
-
-/// `limits:`
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// Checks answered at once; more are shed with UNAVAILABLE.
-    pub max_in_flight: usize,
-    /// Longest request header value (authorization, cookie) that is searched for a token.
-    pub max_header_bytes: usize,
-    /// Longest decoded claims JSON.
-    pub max_claims_bytes: usize,
-    /// Deepest nesting of the claims JSON.
-    pub max_claims_depth: usize,
-    /// Most keys one source may hold.
-    pub max_keys_per_source: usize,
-    /// Largest key or JWKS file.
-    pub max_key_file_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_in_flight: 1024,
-            max_header_bytes: 16 * 1024,
-            max_claims_bytes: 16 * 1024,
-            max_claims_depth: 16,
-            max_keys_per_source: 1000,
-            max_key_file_bytes: 256 * 1024,
-        }
-    }
 }
 
 /// Listener addresses given on the command line, which win over the config file.

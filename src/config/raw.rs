@@ -31,7 +31,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub responses: RawResponses,
     #[serde(default)]
-    pub limits: RawLimits,
+    pub limits: super::limits::RawLimits,
     pub shutdown_grace: Option<HumanDuration>,
 }
 
@@ -165,18 +165,6 @@ pub struct RawForward {
 pub struct RawResponses {
     pub realm: Option<String>,
     pub expose_reason: Option<bool>,
-}
-
-/// `limits:` (all optional; defaults in `convert`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawLimits {
-    pub max_in_flight: Option<usize>,
-    pub max_header_bytes: Option<usize>,
-    pub max_claims_bytes: Option<usize>,
-    pub max_claims_depth: Option<usize>,
-    pub max_keys_per_source: Option<usize>,
-    pub max_key_file_bytes: Option<usize>,
 }
 
 /// A string-to-string mapping that keeps the file's order and rejects duplicate keys.

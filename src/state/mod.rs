@@ -2,6 +2,8 @@
 //! lock-free `load()`; a reload builds a complete new snapshot and `store()`s it, so in-flight
 //! Checks finish on the snapshot they started with.
 
+mod overload;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -31,6 +33,7 @@ pub struct State {
     current: ArcSwap<Snapshot>,
     generation: AtomicU64,
     shutting_down: AtomicBool,
+    overload: overload::Overload,
     ready: watch::Sender<bool>,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
@@ -50,6 +53,7 @@ impl State {
             }),
             generation: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
+            overload: overload::Overload::default(),
             ready: watch::Sender::new(ready),
             metrics,
         })
@@ -92,9 +96,47 @@ impl State {
         self.current.load().generation
     }
 
-    /// Ready: keys loaded and not shutting down.
+    /// Ready: keys loaded, not shedding load for seconds on end, not shutting down.
     pub fn is_ready(&self) -> bool {
-        !self.shutting_down.load(Ordering::SeqCst) && !self.current.load().keys.is_empty()
+        self.not_ready_because().is_none()
+    }
+
+    /// Why the server is not ready, or `None` when it is.
+    pub fn not_ready_because(&self) -> Option<&'static str> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            Some("shutting down")
+        } else if self.current.load().keys.is_empty() {
+            Some("no verification key loaded")
+        } else if self.overload.is_overloaded() {
+            Some("overloaded (Checks have been shed for seconds on end)")
+        } else {
+            None
+        }
+    }
+
+    /// Counts a Check shed because of `limit`, warning at most once a second.
+    pub fn shed(&self, limit: &'static str) {
+        self.metrics
+            .error(crate::telemetry::ErrorReason::Overloaded);
+        if let Some(count) = self.overload.record(crate::authz::unix_now()) {
+            tracing::warn!(
+                limit,
+                shed = count,
+                "overloaded: shedding Checks with UNAVAILABLE (count since the last warning)"
+            );
+        }
+    }
+
+    /// Re-evaluates sustained shedding (called every second); readiness follows.
+    pub fn evaluate_overload(&self) {
+        if self.overload.evaluate(crate::authz::unix_now()) {
+            if self.overload.is_overloaded() {
+                tracing::warn!("shedding sustained: reporting not ready until it stops");
+            } else {
+                tracing::info!("shedding stopped: ready again");
+            }
+            self.refresh_ready();
+        }
     }
 
     /// True once shutdown has begun.
