@@ -53,6 +53,11 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     // Install the handlers before anything can observe the server: a SIGTERM that arrives
     // before them would take the default action and kill the process mid-request.
     let shutdown = shutdown_signal()?;
+    // Every connection is a file descriptor: take all the kernel allows this process.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit raised to the hard limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     let metrics = Metrics::new();
     let (sets, keys) = reload::initial_keys(&config, &metrics);
     let config = Arc::new(config);

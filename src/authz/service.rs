@@ -14,7 +14,7 @@ use super::response::{self, Omitted};
 use crate::policy::Rule;
 use crate::request::RequestView;
 use crate::state::{Snapshot, State};
-use crate::telemetry::{AllowReason, ErrorReason, Metrics};
+use crate::telemetry::{clip, AllowReason, ErrorReason, Metrics};
 
 /// The ext_authz gRPC service.
 #[derive(Debug, Clone)]
@@ -97,7 +97,7 @@ fn count_omission(
     tracing::info!(
         header = snap.config.forward.claims_to_headers[o.header].0.as_str(),
         reason = o.why.as_label(),
-        request_id = view.request_id,
+        request_id = %clip(view.request_id),
         kid,
         "claim header not forwarded (removed): its value cannot be forwarded faithfully"
     );
@@ -115,7 +115,7 @@ fn check_once<'s, 't>(
         Err(_) => {
             metrics.error(ErrorReason::Unavailable);
             tracing::warn!(
-                request_id = view.request_id,
+                request_id = %clip(view.request_id),
                 "no verification key loaded: answering UNAVAILABLE"
             );
             return Err(Status::unavailable(
@@ -147,14 +147,14 @@ fn check_once<'s, 't>(
                     reason = d.reason.as_label(),
                     detail = %d.detail,
                     rule,
-                    request_id = view.request_id,
+                    request_id = %clip(view.request_id),
                     kid,
                     "shadow deny (allowed: rule is in shadow mode)"
                 ),
                 _ => tracing::debug!(
                     reason = reason.as_label(),
                     rule,
-                    request_id = view.request_id,
+                    request_id = %clip(view.request_id),
                     kid,
                     "allow"
                 ),
@@ -173,9 +173,9 @@ fn check_once<'s, 't>(
                 reason = d.reason.as_label(),
                 detail = %d.detail,
                 rule,
-                request_id = view.request_id,
+                request_id = %clip(view.request_id),
                 kid = d.key.map(|k| &*k.kid),
-                method = view.method,
+                method = %clip(view.method),
                 "deny"
             );
         }

@@ -44,7 +44,7 @@ pub enum CommandError {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
-    telemetry::init_logging(cli.log_format, &cli.log_level)?;
+    let _log = telemetry::init_logging(cli.log_format, &cli.log_level)?;
     match cli.command {
         Command::Serve(args) => {
             let mut config = Config::load(&args.config.config)?;
@@ -57,7 +57,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
                 .enable_all()
                 .build()
                 .map_err(CommandError::Runtime)?;
-            runtime.block_on(server::serve(config, overrides))?;
+            let served = runtime.block_on(server::serve(config, overrides));
+            // A reload still reading a file must not hold the exit.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            served?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate(args) => validate(&Config::load(&args.config)?),

@@ -228,6 +228,12 @@ pub enum ConfigError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The path is a FIFO, socket, device or directory.
+    #[error("{}: cannot read config: not a regular file", path.display())]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+    },
     /// The file is larger than [`MAX_CONFIG_BYTES`].
     #[error("{}: config is {size} bytes, larger than the {MAX_CONFIG_BYTES}-byte limit", path.display())]
     TooLarge {
@@ -256,22 +262,36 @@ pub enum ConfigError {
     },
 }
 
-impl Config {
-    /// Reads and validates a config file.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let read_err = |source| ConfigError::Read {
+/// Reads a config file: opened without blocking, a regular file of at most
+/// [`MAX_CONFIG_BYTES`], UTF-8.
+pub fn read_config(path: &Path) -> Result<String, ConfigError> {
+    use crate::fsread::ReadError;
+    let bytes = crate::fsread::read_regular(path, MAX_CONFIG_BYTES).map_err(|e| match e {
+        ReadError::Io(source) => ConfigError::Read {
             path: path.to_path_buf(),
             source,
-        };
-        let size = std::fs::metadata(path).map_err(read_err)?.len();
-        if size > MAX_CONFIG_BYTES {
-            return Err(ConfigError::TooLarge {
-                path: path.to_path_buf(),
-                size,
-            });
-        }
-        let text = std::fs::read_to_string(path).map_err(read_err)?;
-        Self::from_yaml(&text, path)
+        },
+        ReadError::NotRegular => ConfigError::NotRegular {
+            path: path.to_path_buf(),
+        },
+        ReadError::TooLarge { size, .. } => ConfigError::TooLarge {
+            path: path.to_path_buf(),
+            size,
+        },
+    })?;
+    String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: "config is not UTF-8".into(),
+    })
+}
+
+impl Config {
+    /// Reads and validates a config file. The path is made absolute first, so that reloads and
+    /// file watches refer to the same file whatever the working directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let text = read_config(&path)?;
+        Self::from_yaml(&text, &path)
     }
 
     /// Validates YAML text; `path` is used in error messages and to resolve relative key dirs.

@@ -3,12 +3,29 @@
 //! one rename. We read the target of `..data`, then check that `..data` still points there,
 //! and retry when it moved or a file vanished mid-read. A plain directory (no `..data`) is read
 //! as is. Names starting with `.` are skipped (the kubelet's own entries).
+//!
+//! Nothing in the volume can make the reader misbehave: every symlink (`..data` and the files
+//! it reaches) must resolve inside the mounted directory; the number of files and their total
+//! size are checked before any file is read; files are opened without blocking and read only
+//! when regular (a FIFO cannot stall the reloader).
 
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::KeyError;
+use crate::fsread::{self, ReadError};
+
+/// What one source's directory may hold.
+#[derive(Clone, Copy, Debug)]
+pub struct DirLimits {
+    /// Largest single file.
+    pub max_file_bytes: usize,
+    /// Most files.
+    pub max_files: usize,
+    /// Most bytes of all files together.
+    pub max_total_bytes: usize,
+}
 
 const ATTEMPTS: usize = 5;
 
@@ -41,10 +58,10 @@ pub struct DirSnapshot {
 }
 
 /// Reads `dir` consistently (see the module docs).
-pub fn read_dir_snapshot(dir: &Path, max_file_bytes: usize) -> Result<DirSnapshot, KeyError> {
+pub fn read_dir_snapshot(dir: &Path, limits: &DirLimits) -> Result<DirSnapshot, KeyError> {
     let mut last_err = None;
     for _ in 0..ATTEMPTS {
-        match try_read(dir, max_file_bytes) {
+        match try_read(dir, limits) {
             Ok(Some(snapshot)) => return Ok(snapshot),
             Ok(None) => {}
             Err(e @ KeyError::Io { .. }) if is_transient(&e) && dir.exists() => last_err = Some(e),
@@ -63,7 +80,7 @@ fn is_transient(e: &KeyError) -> bool {
 }
 
 /// One attempt: `Ok(None)` when `..data` moved during the read.
-fn try_read(dir: &Path, max_file_bytes: usize) -> Result<Option<DirSnapshot>, KeyError> {
+fn try_read(dir: &Path, limits: &DirLimits) -> Result<Option<DirSnapshot>, KeyError> {
     let link = dir.join("..data");
     let target = match fs::read_link(&link) {
         Ok(t) => Some(t),
@@ -76,7 +93,14 @@ fn try_read(dir: &Path, max_file_bytes: usize) -> Result<Option<DirSnapshot>, Ke
         Some(t) => dir.join(t),
         None => dir.to_path_buf(),
     };
-    let files = read_files(&read_from, max_file_bytes)?;
+    let root = fs::canonicalize(dir).map_err(|source| KeyError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if target.is_some() {
+        inside(&root, &read_from)?;
+    }
+    let files = read_files(&root, &read_from, limits)?;
     if let Some(t) = &target {
         match fs::read_link(&link) {
             Ok(now) if &now == t => {}
@@ -91,12 +115,29 @@ fn try_read(dir: &Path, max_file_bytes: usize) -> Result<Option<DirSnapshot>, Ke
     }))
 }
 
-fn read_files(dir: &Path, max_file_bytes: usize) -> Result<Vec<DirFile>, KeyError> {
+/// Fails unless `path` resolves to a place inside `root` (both canonical once resolved).
+fn inside(root: &Path, path: &Path) -> Result<(), KeyError> {
+    match fs::canonicalize(path) {
+        Ok(resolved) if resolved.starts_with(root) => Ok(()),
+        Ok(resolved) => Err(KeyError::OutsideDir {
+            path: path.to_path_buf(),
+            target: resolved,
+        }),
+        Err(source) => Err(KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn read_files(root: &Path, dir: &Path, limits: &DirLimits) -> Result<Vec<DirFile>, KeyError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| KeyError::Io { path, source }
     };
-    let mut files = Vec::new();
+    // First the names, kinds and sizes, without opening anything.
+    let mut candidates = Vec::new();
+    let mut total: u64 = 0;
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
         let path = entry.path();
@@ -106,29 +147,54 @@ fn read_files(dir: &Path, max_file_bytes: usize) -> Result<Vec<DirFile>, KeyErro
         if name.starts_with('.') {
             continue;
         }
+        if fs::symlink_metadata(&path)
+            .map_err(io_err(&path))?
+            .file_type()
+            .is_symlink()
+        {
+            inside(root, &path)?;
+        }
         // Follow symlinks: the kubelet's visible names are links into `..data`.
         let meta = fs::metadata(&path).map_err(io_err(&path))?;
         if !meta.is_file() {
             continue;
         }
-        if meta.len() > max_file_bytes as u64 {
+        if meta.len() > limits.max_file_bytes as u64 {
             return Err(KeyError::FileTooLarge {
                 path,
                 size: meta.len(),
-                max: max_file_bytes,
+                max: limits.max_file_bytes,
             });
         }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        fs::File::open(&path)
-            .and_then(|f| f.take(max_file_bytes as u64 + 1).read_to_end(&mut bytes))
-            .map_err(io_err(&path))?;
-        if bytes.len() > max_file_bytes {
-            return Err(KeyError::FileTooLarge {
-                path,
-                size: bytes.len() as u64,
-                max: max_file_bytes,
+        total += meta.len();
+        candidates.push((name, path));
+        if candidates.len() > limits.max_files {
+            return Err(KeyError::TooManyFiles {
+                dir: dir.to_path_buf(),
+                max: limits.max_files,
             });
         }
+        if total > limits.max_total_bytes as u64 {
+            return Err(KeyError::SourceTooLarge {
+                dir: dir.to_path_buf(),
+                max: limits.max_total_bytes,
+            });
+        }
+    }
+    let mut files = Vec::with_capacity(candidates.len());
+    for (name, path) in candidates {
+        let bytes = match fsread::read_regular(&path, limits.max_file_bytes as u64) {
+            Ok(bytes) => bytes,
+            Err(ReadError::Io(source)) => return Err(KeyError::Io { path, source }),
+            Err(ReadError::NotRegular) => continue, // replaced since it was listed
+            Err(ReadError::TooLarge { size, .. }) => {
+                return Err(KeyError::FileTooLarge {
+                    path,
+                    size,
+                    max: limits.max_file_bytes,
+                })
+            }
+        };
         files.push(DirFile { name, path, bytes });
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
@@ -140,6 +206,12 @@ mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
+    const LIMITS: DirLimits = DirLimits {
+        max_file_bytes: 1024,
+        max_files: 100,
+        max_total_bytes: 1 << 20,
+    };
+
     #[test]
     fn plain_directory_skips_dot_files_and_subdirectories() {
         let dir = tempfile::tempdir().unwrap();
@@ -147,7 +219,7 @@ mod tests {
         fs::write(dir.path().join("a"), b"1").unwrap();
         fs::write(dir.path().join(".hidden"), b"x").unwrap();
         fs::create_dir(dir.path().join("sub")).unwrap();
-        let snap = read_dir_snapshot(dir.path(), 1024).unwrap();
+        let snap = read_dir_snapshot(dir.path(), &LIMITS).unwrap();
         let names: Vec<_> = snap.files.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["a", "b"]);
         assert!(snap.data_target.is_none());
@@ -163,7 +235,7 @@ mod tests {
         symlink("..data/k1", dir.path().join("k1")).unwrap();
         // A stale visible link to a key that is no longer in ..data is not read.
         symlink("..data/gone", dir.path().join("gone")).unwrap();
-        let snap = read_dir_snapshot(dir.path(), 1024).unwrap();
+        let snap = read_dir_snapshot(dir.path(), &LIMITS).unwrap();
         assert_eq!(snap.files.len(), 1);
         assert_eq!(snap.files[0].name, "k1");
         assert_eq!(snap.files[0].bytes, b"one");
@@ -177,7 +249,14 @@ mod tests {
     fn oversized_files_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("big"), vec![b'x'; 11]).unwrap();
-        let err = read_dir_snapshot(dir.path(), 10).unwrap_err();
+        let err = read_dir_snapshot(
+            dir.path(),
+            &DirLimits {
+                max_file_bytes: 10,
+                ..LIMITS
+            },
+        )
+        .unwrap_err();
         assert!(matches!(
             err,
             KeyError::FileTooLarge {
@@ -193,14 +272,86 @@ mod tests {
         use std::os::unix::ffi::OsStrExt;
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(std::ffi::OsStr::from_bytes(b"k\xff")), b"x").unwrap();
-        let err = read_dir_snapshot(dir.path(), 10).unwrap_err();
+        let err = read_dir_snapshot(
+            dir.path(),
+            &DirLimits {
+                max_file_bytes: 10,
+                ..LIMITS
+            },
+        )
+        .unwrap_err();
         assert!(matches!(err, KeyError::BadName { .. }), "{err}");
         assert!(err.to_string().contains("not valid UTF-8"));
     }
 
     #[test]
     fn missing_directory_is_not_found() {
-        let err = read_dir_snapshot(Path::new("/nonexistent/jwt-authz-keys"), 10).unwrap_err();
+        let err = read_dir_snapshot(Path::new("/nonexistent/jwt-authz-keys"), &LIMITS).unwrap_err();
         assert!(err.is_not_found(), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod containment {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    const LIMITS: DirLimits = DirLimits {
+        max_file_bytes: 1024,
+        max_files: 3,
+        max_total_bytes: 100,
+    };
+
+    #[test]
+    fn symlinks_must_stay_inside_the_directory() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"not a key of ours").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        symlink(outside.path().join("secret"), dir.path().join("k")).unwrap();
+        let err = read_dir_snapshot(dir.path(), &LIMITS).unwrap_err();
+        assert!(matches!(err, KeyError::OutsideDir { .. }), "{err}");
+        assert!(
+            err.to_string().contains("outside the key directory"),
+            "{err}"
+        );
+        // `..data` pointing outside is refused too.
+        let kubelet = tempfile::tempdir().unwrap();
+        symlink(outside.path(), kubelet.path().join("..data")).unwrap();
+        let err = read_dir_snapshot(kubelet.path(), &LIMITS).unwrap_err();
+        assert!(matches!(err, KeyError::OutsideDir { .. }), "{err}");
+    }
+
+    #[test]
+    fn counts_and_sizes_are_checked_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..4 {
+            std::fs::write(dir.path().join(format!("k{i}")), [b'x'; 10]).unwrap();
+        }
+        let err = read_dir_snapshot(dir.path(), &LIMITS).unwrap_err();
+        assert!(
+            matches!(err, KeyError::TooManyFiles { max: 3, .. }),
+            "{err}"
+        );
+        std::fs::remove_file(dir.path().join("k3")).unwrap();
+        std::fs::write(dir.path().join("k2"), [b'x'; 90]).unwrap();
+        let err = read_dir_snapshot(dir.path(), &LIMITS).unwrap_err();
+        assert!(
+            matches!(err, KeyError::SourceTooLarge { max: 100, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_fifo_is_skipped_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k1"), b"one").unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("k2"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let snap = read_dir_snapshot(dir.path(), &LIMITS).unwrap();
+        let names: Vec<_> = snap.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["k1"]);
     }
 }

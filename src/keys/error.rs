@@ -34,6 +34,30 @@ pub enum KeyError {
         /// The limit.
         max: usize,
     },
+    /// A symlink in a key directory resolves outside it.
+    #[error("{}: resolves to {}, outside the key directory (symlinks must stay inside the mounted volume)", path.display(), target.display())]
+    OutsideDir {
+        /// The link.
+        path: PathBuf,
+        /// Where it leads.
+        target: PathBuf,
+    },
+    /// A directory holds more files than its source may have keys.
+    #[error("{}: more than {max} files (limits.max_keys_per_source)", dir.display())]
+    TooManyFiles {
+        /// The directory.
+        dir: PathBuf,
+        /// The limit.
+        max: usize,
+    },
+    /// A directory's files are larger together than `limits.max_source_bytes`.
+    #[error("{}: its files together exceed limits.max_source_bytes ({max})", dir.display())]
+    SourceTooLarge {
+        /// The directory.
+        dir: PathBuf,
+        /// The limit.
+        max: usize,
+    },
     /// A file name is not valid UTF-8, so it cannot be a kid.
     #[error("{}: file name is not valid UTF-8 and cannot be used as a kid", path.display())]
     BadName {

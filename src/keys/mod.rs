@@ -14,7 +14,7 @@ mod sources;
 use std::fmt;
 use std::sync::Arc;
 
-pub use dir::{read_dir_snapshot, DirFile, DirSnapshot};
+pub use dir::{read_dir_snapshot, DirFile, DirLimits, DirSnapshot};
 pub use error::KeyError;
 pub use jwks::decode as decode_jwks;
 pub use mac::{fingerprint, Algorithm, MacKey};
@@ -65,7 +65,12 @@ impl fmt::Debug for LoadedKey {
 
 /// Reads one source's keys (all-or-nothing within the source).
 pub fn load_source(source: &KeySource, limits: &Limits) -> Result<Vec<LoadedKey>, KeyError> {
-    let snapshot = read_dir_snapshot(&source.dir, limits.max_key_file_bytes)?;
+    let dir_limits = DirLimits {
+        max_file_bytes: limits.max_key_file_bytes,
+        max_files: limits.max_keys_per_source,
+        max_total_bytes: limits.max_source_bytes,
+    };
+    let snapshot = read_dir_snapshot(&source.dir, &dir_limits)?;
     let label: Arc<str> = Arc::from(source.label.as_str());
     let keys = match &source.format {
         KeyFormat::Files {
@@ -209,7 +214,11 @@ mod tests {
         let err = load_sources(std::slice::from_ref(&source), &limits).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "keys: 2 keys, more than limits.max_keys_per_source (1)"
+            format!(
+                "{}: more than 1 files (limits.max_keys_per_source)",
+                dir.path().display()
+            ),
+            "refused before any file is read"
         );
         assert_eq!(
             load_ring(std::slice::from_ref(&source), &Limits::default())

@@ -143,17 +143,10 @@ impl Reloader {
     /// `Ok(None)` when the file is byte-for-byte the running config.
     fn reload_config(&self, current: &Config) -> Result<Option<Config>, ConfigError> {
         let path = &current.path;
-        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        if Sha256::digest(&bytes)[..] == current.digest[..] {
+        let text = crate::config::read_config(path)?;
+        if Sha256::digest(text.as_bytes())[..] == current.digest[..] {
             return Ok(None);
         }
-        let text = String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
-            path: path.clone(),
-            message: "config is not UTF-8".into(),
-        })?;
         let mut config = Config::from_yaml(&text, path)?;
         self.overrides.apply(&mut config);
         if config.listen.grpc != current.listen.grpc || config.listen.admin != current.listen.admin

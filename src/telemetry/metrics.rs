@@ -91,6 +91,7 @@ pub struct Metrics {
     last_reload_ok: IntGaugeVec,
     last_reload_ts: GaugeVec,
     watcher_active: IntGauge,
+    log_dropped: IntCounter,
 }
 
 /// Counters resolved for one snapshot: per rule `[allow, deny, shadow_deny]`, per key index,
@@ -189,6 +190,14 @@ impl Metrics {
             "jwt_authz_reload_watcher_active",
             "1 when file-system events drive reloads; 0 when only polling works (e.g. inotify limits).",
         );
+        let log_dropped = IntCounter::new(
+            "jwt_authz_log_lines_dropped_total",
+            "Log lines dropped because the log sink (stderr) was too slow to take them.",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(log_dropped.clone()))
+            .expect("unique metric");
         #[cfg(target_os = "linux")]
         registry
             .register(Box::new(
@@ -230,6 +239,7 @@ impl Metrics {
             last_reload_ok,
             last_reload_ts,
             watcher_active,
+            log_dropped,
         };
         for kind in [ReloadKind::Keys, ReloadKind::Config] {
             for result in ["success", "failure", "unchanged"] {
@@ -376,6 +386,9 @@ impl Metrics {
 
     /// The text exposition of every metric.
     pub fn render(&self) -> String {
+        let dropped = super::logging::dropped_lines();
+        self.log_dropped
+            .inc_by(dropped.saturating_sub(self.log_dropped.get()));
         let mut buf = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buf)

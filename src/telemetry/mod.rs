@@ -3,5 +3,5 @@
 mod logging;
 mod metrics;
 
-pub use logging::{init as init_logging, LogError, LogFormat};
+pub use logging::{clip, dropped_lines, init as init_logging, LogError, LogFormat, LogGuard};
 pub use metrics::{AllowReason, ErrorReason, Metrics, ReloadKind, ReloadResult, SnapshotCounters};
