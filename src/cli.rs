@@ -70,6 +70,10 @@ pub struct ProbeArgs {
     /// Give up after this long.
     #[arg(long, env = "JWT_AUTHZ_PROBE_TIMEOUT", default_value = "3s", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Ask the admin listener instead (`host:port/path`, e.g. `127.0.0.1:9090/healthz`): exit 0
+    /// on HTTP 200. For exec probes where the admin listener is bound to loopback.
+    #[arg(long, env = "JWT_AUTHZ_PROBE_HTTP")]
+    pub http: Option<String>,
 }
 
 /// `--config`.

@@ -98,9 +98,21 @@ fn assert_hardened(pod: &Value, what: &str) {
             "{what}: resources.{r}"
         );
     }
-    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz", "{what}");
-    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz", "{what}");
-    assert_eq!(c["readinessProbe"]["httpGet"]["port"], "admin", "{what}");
+    // HTTP probes on the admin port, or exec probes where it is bound to loopback.
+    if c["readinessProbe"]["exec"].is_mapping() {
+        assert_eq!(
+            c["livenessProbe"]["exec"]["command"][3], "127.0.0.1:9090/healthz",
+            "{what}"
+        );
+        assert_eq!(
+            c["readinessProbe"]["exec"]["command"][3], "127.0.0.1:9090/readyz",
+            "{what}"
+        );
+    } else {
+        assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz", "{what}");
+        assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz", "{what}");
+        assert_eq!(c["readinessProbe"]["httpGet"]["port"], "admin", "{what}");
+    }
     let mounts = c["volumeMounts"].as_sequence().unwrap();
     assert!(
         mounts.iter().all(|m| m.get("subPath").is_none()),
@@ -334,5 +346,96 @@ fn misconfigurations_fail_with_a_clear_message() {
             let err = render(&helm, &chart(), args).expect_err(expected);
             assert!(err.contains(expected), "{args:?}: {err}");
         }
+    }
+}
+
+#[test]
+#[ignore = "needs Helm; scripts/test.sh runs it"]
+fn the_defaults_admit_only_the_gateway_the_mesh_and_monitoring() {
+    for helm in helms() {
+        let docs = render(&helm, &chart(), &["--set", "keys.existingSecret=k"]).unwrap();
+        let np = kind(&docs, "NetworkPolicy");
+        assert_eq!(np.len(), 1, "a NetworkPolicy by default");
+        let ingress = np[0]["spec"]["ingress"].as_sequence().unwrap();
+        let grpc = &ingress[0];
+        assert_eq!(grpc["ports"][0]["port"], "grpc");
+        let namespaces: Vec<String> = grpc["from"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|f| serde_yaml::to_string(&f["namespaceSelector"]["matchLabels"]).unwrap())
+            .collect();
+        assert!(namespaces[0].contains("istio-system"), "{namespaces:?}");
+        assert!(
+            namespaces[1].contains("istio-injection: enabled"),
+            "{namespaces:?}"
+        );
+        assert!(serde_yaml::to_string(&ingress[1])
+            .unwrap()
+            .contains("monitoring"));
+        assert_eq!(np[0]["spec"]["egress"].as_sequence().unwrap().len(), 0);
+        // Two replicas by default: a PodDisruptionBudget; one replica: none.
+        assert_eq!(kind(&docs, "PodDisruptionBudget").len(), 1);
+        let one = render(
+            &helm,
+            &chart(),
+            &["--set", "keys.existingSecret=k", "--set", "replicaCount=1"],
+        )
+        .unwrap();
+        assert!(kind(&one, "PodDisruptionBudget").is_empty());
+        // A policy that would admit nobody is refused with a message saying what to do.
+        let err = render(
+            &helm,
+            &chart(),
+            &[
+                "--set",
+                "keys.existingSecret=k",
+                "--set-json",
+                "networkPolicy.grpcFrom=[]",
+            ],
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("networkPolicy.grpcFrom is empty")
+                && err.contains("networkPolicy.enabled: false"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs Helm; scripts/test.sh runs it"]
+fn a_sidecar_keeps_its_admin_listener_on_loopback_unless_scraped() {
+    for helm in helms() {
+        let base = ["--set", "keys.existingSecret=k", "--set", "mode=sidecar"];
+        let docs = render(&helm, &chart(), &base).unwrap();
+        let config = assert_config_valid(&docs, "sidecar");
+        assert_eq!(config.listen.admin.to_string(), "127.0.0.1:9090");
+        let consumer = root().join("tests/fixtures/sidecar-consumer");
+        let docs = render(
+            &helm,
+            &consumer,
+            &["--set", "jwt-authz.metrics.podMonitor.enabled=false"],
+        )
+        .unwrap();
+        let pod = &kind(&docs, "Deployment")[0]["spec"]["template"]["spec"];
+        let container = pod["containers"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "jwt-authz")
+            .unwrap();
+        let probe = &container["readinessProbe"]["exec"]["command"];
+        assert_eq!(probe[1], "probe", "{container:?}");
+        assert_eq!(probe[3], "127.0.0.1:9090/readyz");
+        // Scraped by Prometheus: on the pod IP, with HTTP probes.
+        let scraped: Vec<&str> = base
+            .iter()
+            .copied()
+            .chain(["--set", "metrics.podMonitor.enabled=true"])
+            .collect();
+        let docs = render(&helm, &chart(), &scraped).unwrap();
+        let config = assert_config_valid(&docs, "scraped sidecar");
+        assert_eq!(config.listen.admin.to_string(), "0.0.0.0:9090");
     }
 }

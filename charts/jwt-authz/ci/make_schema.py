@@ -44,20 +44,29 @@ config = obj({
     "jwt": obj({
         "issuers": {"type": "array", "items": S(minLength=1)},
         "audiences": {"type": "array", "items": S(minLength=1)},
-        "leeway": DUR, "require_exp": B, "max_lifetime": {"oneOf": [DUR, {"type": "null"}]},
+        "leeway": DUR, "require_exp": B, "require_kid": B, "max_lifetime": {"oneOf": [DUR, {"type": "null"}]},
         "max_token_bytes": I(minimum=64, maximum=65536),
         "sources": {"type": "array", "minItems": 1, "items": source},
     }),
     "rules": {"type": "array", "items": rule},
     "default": {"enum": ["deny", "allow"]},
+    "paths": obj({"parameters": {"enum": ["reject", "strip"]}, "case_insensitive": B}),
     "forward": obj({
         "claims_to_headers": STRMAP, "payload_header": {"type": ["string", "null"]}, "strip_token": B,
         "metadata_claims": {"type": "array", "items": S(minLength=1)},
         "max_value_bytes": I(minimum=16, maximum=65536),
     }),
     "responses": obj({"realm": S(minLength=1, pattern=r'^[ -!#-\[\]-~]+$'), "expose_reason": B}),
-    "limits": obj({k: I(minimum=1) for k in ["max_header_bytes", "max_claims_bytes", "max_claims_depth",
-                                            "max_keys_per_source", "max_key_file_bytes"]}),
+    "limits": obj({
+        **{k: I(minimum=1) for k in [
+            "max_in_flight", "max_header_bytes", "max_claims_bytes", "max_claims_depth",
+            "max_keys_per_source", "max_key_file_bytes", "max_source_bytes", "max_message_bytes",
+            "max_buffered_bytes", "max_concurrent_streams", "max_connections", "max_reset_streams",
+            "max_health_watches", "admin_max_connections"]},
+        **{k: DUR for k in [
+            "request_timeout", "keepalive_interval", "keepalive_timeout", "handshake_timeout",
+            "max_connection_age", "admin_header_timeout"]},
+    }),
     "shutdown_grace": DUR,
 }, description="jwt-authz configuration without listen and keys (set by the chart)")
 
@@ -86,7 +95,7 @@ schema = {
         "ports": obj({"grpc": I(minimum=1, maximum=65535), "admin": I(minimum=1, maximum=65535)}),
         "service": obj({"type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]}, "annotations": STRMAP}),
         "logging": obj({"format": {"enum": ["json", "text"]}, "level": S(minLength=1)}),
-        "sidecar": obj({"unixSocket": B, "socketDir": S(pattern="^/")}),
+        "sidecar": obj({"exposeAdmin": B, "unixSocket": B, "socketDir": S(pattern="^/")}),
         "resources": ANYOBJ, "podSecurityContext": ANYOBJ, "securityContext": ANYOBJ,
         "serviceAccount": obj({"create": B, "name": S(), "annotations": STRMAP}),
         "podAnnotations": STRMAP, "podLabels": STRMAP, "nodeSelector": STRMAP,
@@ -98,7 +107,8 @@ schema = {
         "podDisruptionBudget": obj({"enabled": B, "minAvailable": {"type": ["integer", "string"]}}),
         "autoscaling": obj({"enabled": B, "minReplicas": I(minimum=1), "maxReplicas": I(minimum=1),
                             "targetCPUUtilizationPercentage": I(minimum=1, maximum=100)}),
-        "networkPolicy": obj({"enabled": B, "grpcFrom": LIST, "adminFrom": LIST}),
+        "networkPolicy": obj({"enabled": B, "grpcFrom": {"type": "array", "items": ANYOBJ},
+                              "adminFrom": {"type": "array", "items": ANYOBJ}}),
         "metrics": obj({
             "serviceMonitor": monitor, "podMonitor": monitor,
             "prometheusRule": obj({"enabled": B, "labels": STRMAP}),

@@ -76,6 +76,22 @@ app.kubernetes.io/component: ext-authz
 {{- end }}
 {{- end }}
 
+{{/* True when the admin listener must be reachable from outside the pod: standalone (the
+Service and its scrapers), or a sidecar whose pod Prometheus scrapes. Otherwise it is bound to
+loopback and the probes are exec probes. */}}
+{{- define "jwt-authz.adminExposed" -}}
+{{- if or (eq .Values.mode "standalone") .Values.metrics.podMonitor.enabled .Values.sidecar.exposeAdmin }}true{{ end }}
+{{- end }}
+
+{{/* The admin listen address inside the pod. */}}
+{{- define "jwt-authz.adminAddr" -}}
+{{- if include "jwt-authz.adminExposed" . }}
+{{- printf "0.0.0.0:%v" .Values.ports.admin }}
+{{- else }}
+{{- printf "127.0.0.1:%v" .Values.ports.admin }}
+{{- end }}
+{{- end }}
+
 {{/* The jwt-authz config file: the user's config plus listen and keys. */}}
 {{- define "jwt-authz.configFile" -}}
 {{- $keys := dict "dir" .Values.keys.mountPath "format" .Values.keys.format }}
@@ -83,7 +99,7 @@ app.kubernetes.io/component: ext-authz
 {{- $_ := set $keys "encoding" .Values.keys.encoding }}
 {{- $_ := set $keys "algorithm" .Values.keys.algorithm }}
 {{- end }}
-{{- $listen := dict "grpc" (include "jwt-authz.grpcAddr" .) "admin" (printf "0.0.0.0:%v" .Values.ports.admin) }}
+{{- $listen := dict "grpc" (include "jwt-authz.grpcAddr" .) "admin" (include "jwt-authz.adminAddr" .) }}
 {{- $file := merge (dict "listen" $listen "keys" (list $keys)) (deepCopy .Values.config) }}
 {{- toYaml $file }}
 {{- end }}

@@ -25,9 +25,12 @@ and `.Chart.Name`. From a parent chart that depends on jwt-authz:
       containerPort: {{ .Values.ports.grpc }}
       protocol: TCP
     {{- end }}
+    {{- if include "jwt-authz.adminExposed" . }}
     - name: admin
       containerPort: {{ .Values.ports.admin }}
       protocol: TCP
+    {{- end }}
+  {{- if include "jwt-authz.adminExposed" . }}
   livenessProbe:
     httpGet:
       path: /healthz
@@ -38,6 +41,17 @@ and `.Chart.Name`. From a parent chart that depends on jwt-authz:
       path: /readyz
       port: admin
     {{- toYaml .Values.probes.readiness | nindent 4 }}
+  {{- else }}
+  {{- /* The admin listener is on loopback, which kubelet probes cannot reach: exec probes. */}}
+  livenessProbe:
+    exec:
+      command: [/jwt-authz, probe, --http, {{ printf "127.0.0.1:%v/healthz" .Values.ports.admin | quote }}]
+    {{- toYaml .Values.probes.liveness | nindent 4 }}
+  readinessProbe:
+    exec:
+      command: [/jwt-authz, probe, --http, {{ printf "127.0.0.1:%v/readyz" .Values.ports.admin | quote }}]
+    {{- toYaml .Values.probes.readiness | nindent 4 }}
+  {{- end }}
   resources:
     {{- toYaml .Values.resources | nindent 4 }}
   securityContext:
