@@ -70,6 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .add_service(CheckServer::new(
                         response,
                         jwt_authz::authz::Budget::new(limits.max_buffered_bytes),
+                        std::sync::Arc::new(jwt_authz::authz::Stalls::default()),
                     ))
                     .serve_with_incoming(incoming)
                     .await?;

@@ -1,8 +1,11 @@
 //! Listener plumbing for the gRPC server: accepted connections (TCP with `TCP_NODELAY`, or unix),
-//! at most `limits.max_connections` of them (more are closed on accept), each closed when it has
-//! not started a request within `limits.handshake_timeout` (a connection that sends only the
-//! preface costs a file descriptor forever otherwise), and wrapped so that HTTP/2 writes a whole
-//! Check response with one `writev`.
+//! each closed when it has not started a request within `limits.handshake_timeout` (a connection
+//! that sends only the preface costs a file descriptor forever otherwise), and wrapped so that
+//! HTTP/2 writes a whole Check response with one `writev`. At most `limits.max_connections` are
+//! open: at the cap, the least recently active connection (one that never started a request
+//! first, as it is older than any request) is closed to admit the new one, so idle or silent
+//! connections cannot lock Envoy out of a reconnect. The table of connections is touched only
+//! on accept; a request only stores its time in its connection's state.
 //!
 //! h2 sends a DATA payload larger than 256 bytes as a separate, chained buffer when the socket
 //! supports vectored writes, and must flush it before it can encode the trailers: two syscalls
@@ -14,15 +17,15 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use atomic_waker::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tokio_stream::Stream;
 use tonic::codegen::http;
 use tonic::transport::server::Connected;
@@ -32,12 +35,14 @@ use tower::{Layer, Service};
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// The limits of a listener.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Caps {
     /// Connections open at once.
     pub max_connections: usize,
     /// A connection that has not started a request this long after accept is closed.
     pub handshake_timeout: Duration,
+    /// Counts connections closed to make room.
+    pub evicted: Option<prometheus::IntCounter>,
 }
 
 impl Default for Caps {
@@ -46,32 +51,56 @@ impl Default for Caps {
         Self {
             max_connections: limits.max_connections,
             handshake_timeout: limits.handshake_timeout,
+            evicted: None,
         }
+    }
+}
+
+/// Milliseconds since the first call (a monotonic clock for activity stamps).
+fn now_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// One connection's state, shared by the connection, its requests and the accept loop.
+#[derive(Debug)]
+struct ConnState {
+    started: AtomicBool,
+    /// When its last request started (or when it was accepted), in [`now_ms`].
+    active: AtomicU64,
+    evicted: AtomicBool,
+    waker: AtomicWaker,
+    open: Arc<AtomicUsize>,
+}
+
+impl Drop for ConnState {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 /// What a request knows of its connection (tonic puts it in the request's extensions).
 #[derive(Clone, Debug)]
 pub struct ConnInfo {
-    started: Arc<AtomicBool>,
+    state: Arc<ConnState>,
 }
 
 impl ConnInfo {
-    /// Marks the connection as having started a request: the handshake timeout no longer
-    /// applies.
+    /// Marks the connection as active now: the handshake timeout no longer applies, and it is
+    /// not the first to be closed at the connection cap.
     pub fn mark_started(&self) {
-        self.started.store(true, Ordering::Release);
+        self.state.started.store(true, Ordering::Release);
+        self.state.active.store(now_ms(), Ordering::Relaxed);
     }
 }
 
-/// An accepted connection: holds its connection slot, closes itself when no request starts
-/// within the handshake timeout, and does not advertise vectored writes.
+/// An accepted connection: closes itself when no request starts within the handshake timeout
+/// or when it is chosen to make room, and does not advertise vectored writes.
 #[derive(Debug)]
 pub struct Conn<T> {
     io: T,
-    started: Arc<AtomicBool>,
+    state: Arc<ConnState>,
     deadline: Option<Pin<Box<Sleep>>>,
-    _slot: OwnedSemaphorePermit,
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Conn<T> {
@@ -81,8 +110,15 @@ impl<T: AsyncRead + Unpin> AsyncRead for Conn<T> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        this.state.waker.register(cx.waker());
+        if this.state.evicted.load(Ordering::Acquire) {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "closed to make room (limits.max_connections)",
+            )));
+        }
         if let Some(deadline) = this.deadline.as_mut() {
-            if this.started.load(Ordering::Acquire) {
+            if this.state.started.load(Ordering::Acquire) {
                 this.deadline = None;
             } else if deadline.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Err(io::Error::new(
@@ -121,7 +157,7 @@ where
     type ConnectInfo = ConnInfo;
     fn connect_info(&self) -> ConnInfo {
         ConnInfo {
-            started: self.started.clone(),
+            state: self.state.clone(),
         }
     }
 }
@@ -191,7 +227,8 @@ impl Accept for UnixListener {
 pub struct Incoming<L> {
     listener: L,
     caps: Caps,
-    slots: Arc<Semaphore>,
+    open: Arc<AtomicUsize>,
+    table: Mutex<Vec<Weak<ConnState>>>,
     backoff: Option<Pin<Box<Sleep>>>,
     last_warning: AtomicU64,
 }
@@ -207,10 +244,39 @@ impl<L: Accept> Incoming<L> {
         Self {
             listener,
             caps,
-            slots: Arc::new(Semaphore::new(caps.max_connections)),
+            open: Arc::new(AtomicUsize::new(0)),
+            table: Mutex::new(Vec::new()),
             backoff: None,
             last_warning: AtomicU64::new(0),
         }
+    }
+
+    /// At the cap: closes the least recently active connection not already closing. False when
+    /// every connection is already closing.
+    fn make_room(&self) -> bool {
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        table.retain(|w| w.strong_count() > 0);
+        let victim = table
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|c| !c.evicted.load(Ordering::Acquire))
+            .min_by_key(|c| c.active.load(Ordering::Relaxed));
+        let Some(victim) = victim else {
+            return false;
+        };
+        victim.evicted.store(true, Ordering::Release);
+        victim.waker.wake();
+        if let Some(c) = &self.caps.evicted {
+            c.inc();
+        }
+        let now = crate::authz::unix_now();
+        if self.last_warning.swap(now, Ordering::AcqRel) != now {
+            tracing::warn!(
+                max = self.caps.max_connections,
+                "limits.max_connections reached: closing the least recently active connection"
+            );
+        }
+        true
     }
 }
 
@@ -226,23 +292,30 @@ impl<L: Accept> Stream for Incoming<L> {
         loop {
             match std::task::ready!(this.listener.poll_accept_stream(cx)) {
                 Ok(stream) => {
-                    let Ok(slot) = this.slots.clone().try_acquire_owned() else {
-                        // At the cap: close it at once (the peer sees the connection end).
+                    if this.open.load(Ordering::Acquire) >= this.caps.max_connections
+                        && !this.make_room()
+                    {
                         drop(stream);
-                        let now = crate::authz::unix_now();
-                        if this.last_warning.swap(now, Ordering::AcqRel) != now {
-                            tracing::warn!(
-                                max = this.caps.max_connections,
-                                "connection refused: limits.max_connections reached"
-                            );
-                        }
                         continue;
-                    };
+                    }
+                    this.open.fetch_add(1, Ordering::AcqRel);
+                    let state = Arc::new(ConnState {
+                        started: AtomicBool::new(false),
+                        active: AtomicU64::new(now_ms()),
+                        evicted: AtomicBool::new(false),
+                        waker: AtomicWaker::new(),
+                        open: this.open.clone(),
+                    });
+                    let mut table = this.table.lock().unwrap_or_else(|e| e.into_inner());
+                    if table.len() >= this.caps.max_connections.saturating_mul(2) {
+                        table.retain(|w| w.strong_count() > 0);
+                    }
+                    table.push(Arc::downgrade(&state));
+                    drop(table);
                     return Poll::Ready(Some(Ok(Conn {
                         io: stream,
-                        started: Arc::new(AtomicBool::new(false)),
+                        state,
                         deadline: Some(Box::pin(tokio::time::sleep(this.caps.handshake_timeout))),
-                        _slot: slot,
                     })));
                 }
                 Err(e) => return Poll::Ready(this.accept_failed(e)),

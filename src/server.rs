@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tonic::transport::Server;
 use tower::layer::util::{Identity, Stack};
 
-use crate::authz::{AuthzService, Budget, CheckServer, Shed};
+use crate::authz::{AuthzService, Budget, CheckServer, Shed, Stalls};
 use crate::config::{Config, Limits, ListenAddr, Overrides};
 use crate::health::HealthSync;
 use crate::net;
@@ -73,6 +73,7 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     let caps = net::Caps {
         max_connections: limits.max_connections,
         handshake_timeout: limits.handshake_timeout,
+        evicted: Some(state.metrics.connections_evicted()),
     };
     let (incoming, grpc_addr, socket_path) = bind_grpc(&config.listen.grpc, caps).await?;
     let (health_sync, health) = HealthSync::new(&state, limits.max_health_watches).await;
@@ -99,11 +100,13 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     ));
 
     let budget = Budget::new(limits.max_buffered_bytes);
+    let stalls = Arc::new(Stalls::default());
     let grpc = grpc_builder(limits, config.shutdown_grace)
         .add_service(health)
         .add_service(Shed::new(
-            CheckServer::new(AuthzService::new(state.clone()), budget),
+            CheckServer::new(AuthzService::new(state.clone()), budget, stalls.clone()),
             state.clone(),
+            stalls,
         ));
     let mut grpc = match incoming {
         Incoming::Tcp(tcp) => {

@@ -12,57 +12,51 @@ use support::raw::{framed_check, half_sent_check};
 use support::*;
 
 #[tokio::test]
-async fn checks_beyond_max_in_flight_are_shed_with_unavailable() {
+async fn at_max_in_flight_the_oldest_stalled_check_makes_room() {
     let f = Fixture::new();
     f.write_key("a", KEY_A)
         .basic_config("limits: { max_in_flight: 2 }\n");
     let server = JwtAuthz::start(&f.config_path());
     let framed = framed_check(&mint("a", KEY_A, claims("alice")));
     // Two Checks held in flight: headers and part of the body sent, the rest withheld.
-    let (first, mut first_send) = half_sent_check(&server.grpc, &framed, 7).await;
+    let (first, _first_send) = half_sent_check(&server.grpc, &framed, 7).await;
     let (second, mut second_send) = half_sent_check(&server.grpc, &framed, 7).await;
 
+    // A third, whole Check is answered at once: the oldest stalled one gives way.
     let mut client = server.client().await;
     let auth = format!("Bearer {}", mint("a", KEY_A, claims("bob")));
-    let started = std::time::Instant::now();
-    let err = client
+    let resp = client
         .check(check_request("GET", "/", "h", &[("authorization", &auth)]))
         .await
-        .expect_err("the third concurrent Check is shed");
-    assert_eq!(err.code(), tonic::Code::Unavailable);
-    assert!(err.message().contains("max_in_flight"), "{}", err.message());
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "answered at once, not queued"
+        .expect("admitted");
+    assert_eq!(resp.into_inner().status.unwrap().code, 0);
+    let first = first.await.unwrap();
+    assert_eq!(
+        first.headers()["grpc-status"],
+        "8",
+        "the oldest stalled Check was evicted"
+    );
+    assert_eq!(
+        server
+            .metric("jwt_authz_stalled_streams_evicted_total")
+            .await,
+        1.0
     );
     assert_eq!(
         server
             .metric(r#"jwt_authz_checks_total{decision="error",reason="overloaded"}"#)
             .await,
-        1.0
+        0.0
     );
-    // Health still answers while the Checks are saturated.
     assert_eq!(server.admin_get("/readyz").await.0, 200);
 
-    // The held Checks complete normally, and the slots are released.
-    for (response, send) in [(first, &mut first_send), (second, &mut second_send)] {
-        send.send_data(Bytes::copy_from_slice(&framed[7..]), true)
-            .unwrap();
-        let mut body = response.await.unwrap().into_body();
-        while body.data().await.is_some() {}
-        assert_eq!(body.trailers().await.unwrap().unwrap()["grpc-status"], "0");
-    }
-    eventually("slots released", Duration::from_secs(5), || {
-        let mut c = client.clone();
-        let auth = auth.clone();
-        async move {
-            let r = c
-                .check(check_request("GET", "/", "h", &[("authorization", &auth)]))
-                .await;
-            r.is_ok().then_some(())
-        }
-    })
-    .await;
+    // The other one completes normally.
+    second_send
+        .send_data(Bytes::copy_from_slice(&framed[7..]), true)
+        .unwrap();
+    let mut body = second.await.unwrap().into_body();
+    while body.data().await.is_some() {}
+    assert_eq!(body.trailers().await.unwrap().unwrap()["grpc-status"], "0");
 }
 
 #[tokio::test]

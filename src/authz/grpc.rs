@@ -16,6 +16,7 @@ use tonic::server::NamedService;
 use tonic::Status;
 use tower::Service;
 
+use super::stalls::Stalls;
 use super::unary::{ok_response, read_message, Budget, ReadError};
 use super::AuthzService;
 
@@ -35,6 +36,9 @@ pub trait AnswerBytes: Clone + Send + Sync + 'static {
 
     /// Called when a Check is shed because the request buffer budget is spent.
     fn shed(&self) {}
+
+    /// Called when a stalled Check stream is evicted to make room.
+    fn evicted(&self) {}
 }
 
 impl AnswerBytes for AuthzService {
@@ -49,6 +53,10 @@ impl AnswerBytes for AuthzService {
     fn shed(&self) {
         self.state().shed("limits.max_buffered_bytes");
     }
+
+    fn evicted(&self) {
+        self.state().metrics.stream_evicted();
+    }
 }
 
 /// The Authorization service (Check only).
@@ -56,12 +64,18 @@ impl AnswerBytes for AuthzService {
 pub struct CheckServer<A = AuthzService> {
     service: A,
     budget: Arc<Budget>,
+    stalls: Arc<Stalls>,
 }
 
 impl<A> CheckServer<A> {
-    /// Serves `service`, buffering request messages within `budget`.
-    pub fn new(service: A, budget: Arc<Budget>) -> Self {
-        Self { service, budget }
+    /// Serves `service`, buffering request messages within `budget`; `stalls` are the streams
+    /// waiting for their message, evicted oldest first when room is needed.
+    pub fn new(service: A, budget: Arc<Budget>, stalls: Arc<Stalls>) -> Self {
+        Self {
+            service,
+            budget,
+            stalls,
+        }
     }
 }
 
@@ -90,9 +104,10 @@ impl<A: AnswerBytes> Service<http::Request<Body>> for CheckServer<A> {
         }
         let service = self.service.clone();
         let budget = self.budget.clone();
+        let stalls = self.stalls.clone();
         Box::pin(async move {
             let max = service.max_message_bytes();
-            let response = match read_message(req.into_body(), max, &budget).await {
+            let response = match read_message(req.into_body(), max, &budget, &stalls).await {
                 Ok(message) => {
                     let mut out = Vec::with_capacity(512);
                     match service.answer_bytes(&message, &mut out) {
@@ -104,6 +119,13 @@ impl<A: AnswerBytes> Service<http::Request<Body>> for CheckServer<A> {
                     service.shed();
                     Status::unavailable("jwt-authz is overloaded (limits.max_buffered_bytes)")
                         .into_http()
+                }
+                Err(ReadError::Evicted) => {
+                    service.evicted();
+                    Status::resource_exhausted(
+                        "evicted: the request message had not arrived while the server was full",
+                    )
+                    .into_http()
                 }
                 Err(ReadError::Refused(status)) => status.into_http(),
             };

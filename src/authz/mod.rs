@@ -7,6 +7,7 @@ mod prost_sink;
 mod response;
 mod service;
 mod shed;
+mod stalls;
 mod unary;
 mod wire_out;
 
@@ -20,4 +21,5 @@ pub use response::{
 };
 pub use service::{unix_now, AuthzService};
 pub use shed::{Shed, ShedFuture};
+pub use stalls::Stalls;
 pub use unary::Budget;

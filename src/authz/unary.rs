@@ -5,7 +5,9 @@
 //! *declares* as soon as the 5-byte prefix arrives, so a stream that declares 4 MiB and
 //! stalls holds 4 MiB. Here memory follows the bytes that actually arrived, each stream's
 //! buffer is charged to a process-wide budget ([`Budget`], `limits.max_buffered_bytes`), and a
-//! declared length over `limits.max_message_bytes` is refused before any of it is read.
+//! declared length over `limits.max_message_bytes` is refused before any of it is read. A
+//! stream that has to wait for the rest of its message registers as stalled ([`Stalls`]) and is
+//! the first to go when the budget runs out.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -15,10 +17,11 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame};
-use http_body_util::BodyExt;
 use tonic::body::Body;
 use tonic::codegen::http;
 use tonic::Status;
+
+use super::stalls::{Stall, Stalls};
 
 /// Bytes of request messages buffered by all streams at once.
 #[derive(Debug)]
@@ -56,6 +59,12 @@ impl Budget {
         true
     }
 
+    /// Charges `n` bytes over the limit (a stalled stream was evicted to make room and will
+    /// release its bytes shortly).
+    fn force(&self, n: usize) {
+        self.used.fetch_add(n, Ordering::AcqRel);
+    }
+
     fn release(&self, n: usize) {
         self.used.fetch_sub(n, Ordering::AcqRel);
     }
@@ -76,10 +85,18 @@ impl Drop for Charge<'_> {
 /// Why a request message could not be read.
 #[derive(Debug)]
 pub enum ReadError {
-    /// The budget is spent: the server is overloaded (the caller sheds).
+    /// The budget is spent and no stalled stream could make room: the caller sheds.
     Overloaded,
+    /// This stream stalled and was evicted to make room for others.
+    Evicted,
     /// The request is not acceptable; answer with this status.
     Refused(Status),
+}
+
+/// What the next read gave.
+enum Next {
+    Frame(Option<Result<Frame<Bytes>, Status>>),
+    Evicted,
 }
 
 /// Reads the one message of a unary request: at most `max_message` bytes, charged to
@@ -88,15 +105,28 @@ pub async fn read_message(
     mut body: Body,
     max_message: usize,
     budget: &Budget,
+    stalls: &Stalls,
 ) -> Result<Vec<u8>, ReadError> {
     let refused = |s: Status| Err(ReadError::Refused(s));
     let mut buf: Vec<u8> = Vec::new();
     let mut charge = Charge { budget, bytes: 0 };
     let mut declared: Option<usize> = None;
-    while let Some(frame) = body.frame().await {
-        let frame = match frame {
-            Ok(f) => f,
-            Err(status) => return refused(status),
+    let mut stall: Option<Arc<Stall>> = None;
+    loop {
+        let next = std::future::poll_fn(|cx| {
+            if let Poll::Ready(frame) = Pin::new(&mut body).poll_frame(cx) {
+                return Poll::Ready(Next::Frame(frame));
+            }
+            // The rest of the message has to be waited for: this stream is stalled.
+            let stall = stall.get_or_insert_with(|| stalls.register());
+            stall.poll_evicted(cx).map(|()| Next::Evicted)
+        })
+        .await;
+        let frame = match next {
+            Next::Evicted => return Err(ReadError::Evicted),
+            Next::Frame(None) => break,
+            Next::Frame(Some(Ok(f))) => f,
+            Next::Frame(Some(Err(status))) => return refused(status),
         };
         let Ok(data) = frame.into_data() else {
             continue; // request trailers carry nothing for us
@@ -111,7 +141,10 @@ pub async fn read_message(
             return refused(too_large(max_message));
         }
         if !budget.charge(data.len()) {
-            return Err(ReadError::Overloaded);
+            if !stalls.evict_oldest() {
+                return Err(ReadError::Overloaded);
+            }
+            budget.force(data.len());
         }
         charge.bytes += data.len();
         buf.extend_from_slice(&data);
@@ -197,6 +230,11 @@ impl HttpBody for Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
+
+    fn stalls() -> Stalls {
+        Stalls::default()
+    }
 
     fn body(chunks: Vec<Vec<u8>>) -> Body {
         let stream = futures_util_stream(chunks);
@@ -229,7 +267,9 @@ mod tests {
         let msg = framed(b"hello world");
         for split in 0..msg.len() {
             let chunks = vec![msg[..split].to_vec(), msg[split..].to_vec()];
-            let got = read_message(body(chunks), 64, &budget).await.unwrap();
+            let got = read_message(body(chunks), 64, &budget, &stalls())
+                .await
+                .unwrap();
             assert_eq!(got, b"hello world");
             assert_eq!(budget.used(), 0, "released after the read");
         }
@@ -242,27 +282,27 @@ mod tests {
         let mut big = vec![0];
         big.extend_from_slice(&(4u32 << 20).to_be_bytes());
         assert_eq!(
-            code(read_message(body(vec![big]), 256, &budget).await),
+            code(read_message(body(vec![big]), 256, &budget, &stalls()).await),
             tonic::Code::ResourceExhausted
         );
         let mut compressed = framed(b"x");
         compressed[0] = 1;
         assert_eq!(
-            code(read_message(body(vec![compressed]), 256, &budget).await),
+            code(read_message(body(vec![compressed]), 256, &budget, &stalls()).await),
             tonic::Code::Unimplemented
         );
         let two = [framed(b"a"), framed(b"b")].concat();
         assert_eq!(
-            code(read_message(body(vec![two]), 256, &budget).await),
+            code(read_message(body(vec![two]), 256, &budget, &stalls()).await),
             tonic::Code::InvalidArgument
         );
         let cut = framed(b"abcdef")[..7].to_vec();
         assert_eq!(
-            code(read_message(body(vec![cut]), 256, &budget).await),
+            code(read_message(body(vec![cut]), 256, &budget, &stalls()).await),
             tonic::Code::Internal
         );
         assert_eq!(
-            code(read_message(body(vec![]), 256, &budget).await),
+            code(read_message(body(vec![]), 256, &budget, &stalls()).await),
             tonic::Code::Internal
         );
         assert_eq!(budget.used(), 0);
@@ -273,7 +313,7 @@ mod tests {
         let budget = Budget::new(10);
         let msg = framed(b"0123456789");
         assert!(matches!(
-            read_message(body(vec![msg]), 256, &budget).await,
+            read_message(body(vec![msg]), 256, &budget, &stalls()).await,
             Err(ReadError::Overloaded)
         ));
         assert_eq!(budget.used(), 0);
@@ -288,7 +328,9 @@ mod tests {
         ));
         let task = {
             let budget = budget.clone();
-            tokio::spawn(async move { read_message(stalled, 256, &budget).await.is_ok() })
+            tokio::spawn(
+                async move { read_message(stalled, 256, &budget, &stalls()).await.is_ok() },
+            )
         };
         while budget.used() == 0 {
             tokio::task::yield_now().await;
@@ -297,6 +339,41 @@ mod tests {
         drop(tx);
         assert!(!task.await.unwrap());
         assert_eq!(budget.used(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_stalled_stream_is_evicted_to_make_room() {
+        let budget = Budget::new(1 << 20);
+        let stalls = Arc::new(Stalls::default());
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Status>>(1);
+        tx.send(Ok(Frame::data(Bytes::from(prefix_of(100)))))
+            .await
+            .unwrap();
+        let stalled = Body::new(http_body_util::StreamBody::new(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ));
+        let task = {
+            let (budget, stalls) = (budget.clone(), stalls.clone());
+            tokio::spawn(async move { read_message(stalled, 256, &budget, &stalls).await })
+        };
+        while budget.used() == 0 {
+            tokio::task::yield_now().await;
+        }
+        // A message that arrives whole never registers: the stalled one is the oldest.
+        let whole = read_message(body(vec![framed(b"ok")]), 256, &budget, &stalls)
+            .await
+            .unwrap();
+        assert_eq!(whole, b"ok");
+        assert!(stalls.evict_oldest());
+        assert!(matches!(task.await.unwrap(), Err(ReadError::Evicted)));
+        assert!(!stalls.evict_oldest());
+        drop(tx);
+    }
+
+    fn prefix_of(len: u32) -> Vec<u8> {
+        let mut p = vec![0];
+        p.extend_from_slice(&len.to_be_bytes());
+        p
     }
 
     #[tokio::test]

@@ -92,6 +92,8 @@ pub struct Metrics {
     last_reload_ts: GaugeVec,
     watcher_active: IntGauge,
     log_dropped: IntCounter,
+    streams_evicted: IntCounter,
+    connections_evicted: IntCounter,
 }
 
 /// Counters resolved for one snapshot: per rule `[allow, deny, shadow_deny]`, per key index,
@@ -198,6 +200,21 @@ impl Metrics {
         registry
             .register(Box::new(log_dropped.clone()))
             .expect("unique metric");
+        let streams_evicted = IntCounter::new(
+            "jwt_authz_stalled_streams_evicted_total",
+            "Check streams still waiting for their request message, ended to make room for new ones.",
+        )
+        .expect("valid metric");
+        let connections_evicted = IntCounter::new(
+            "jwt_authz_connections_evicted_total",
+            "gRPC connections closed to make room (limits.max_connections): the least recently active first.",
+        )
+        .expect("valid metric");
+        for c in [&streams_evicted, &connections_evicted] {
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+        }
         #[cfg(target_os = "linux")]
         registry
             .register(Box::new(
@@ -240,6 +257,8 @@ impl Metrics {
             last_reload_ts,
             watcher_active,
             log_dropped,
+            streams_evicted,
+            connections_evicted,
         };
         for kind in [ReloadKind::Keys, ReloadKind::Config] {
             for result in ["success", "failure", "unchanged"] {
@@ -370,6 +389,16 @@ impl Metrics {
                 .with_label_values(&[kind.as_label()])
                 .set(now_unix);
         }
+    }
+
+    /// Counts a stalled stream evicted to make room.
+    pub fn stream_evicted(&self) {
+        self.streams_evicted.inc();
+    }
+
+    /// The counter of connections evicted at the connection cap (handed to the listener).
+    pub fn connections_evicted(&self) -> IntCounter {
+        self.connections_evicted.clone()
     }
 
     /// Records whether a key source's last load succeeded.

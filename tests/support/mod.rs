@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod envoy;
+pub mod hostile;
 pub mod http;
 pub mod kubelet;
 pub mod raw;
@@ -141,6 +142,11 @@ impl JwtAuthz {
     /// Starts with explicit extra arguments and log level.
     pub fn start_with(config: &Path, extra: &[&str], level: &str) -> Self {
         Self::spawn(Command::new(binary()), config, extra, level)
+    }
+
+    /// Starts from a prepared command (a working directory, say), with `config` as given.
+    pub fn spawn_command(cmd: Command, config: &Path) -> Self {
+        Self::spawn(cmd, config, &["--grpc-addr", "127.0.0.1:0"], "info")
     }
 
     /// Starts as the unprivileged user `nobody` (65534), for faults root cannot observe
