@@ -104,9 +104,14 @@ pub struct TokenArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub config: ConfigArg,
-    /// Key to sign with (default: the first key).
+    /// Key to sign with (default: the first HMAC key, or the configured public key that
+    /// matches `--private-key`).
     #[arg(long, env = "JWT_AUTHZ_TOKEN_KID")]
     pub kid: Option<String>,
+    /// Sign with this private key (PEM: PKCS#8, PKCS#1 or SEC1), for RS*, PS*, ES* and EdDSA
+    /// keys: its public half must be a configured key, whose kid and algorithm the token gets.
+    #[arg(long, env = "JWT_AUTHZ_TOKEN_PRIVATE_KEY")]
+    pub private_key: Option<std::path::PathBuf>,
     /// `sub` claim.
     #[arg(long, env = "JWT_AUTHZ_TOKEN_SUB")]
     pub sub: Option<String>,

@@ -31,7 +31,7 @@ fn validate_prints_fingerprints_never_keys() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stdout.contains("a                        HS256      32  "),
+        stdout.contains("a                        HS256  HMAC 32 bytes  "),
         "{stdout}"
     );
     assert!(
@@ -92,10 +92,13 @@ fn every_config_error_names_the_file_and_the_field() {
     let cases: &[(&str, &str)] = &[
         ("keys: []\n", "keys: at least one key source is required"),
         ("listen: { grpcc: x }\nkeys: []\n", "listen: unknown field `grpcc`"),
-        ("keys:\n  - dir: k\n    algorithm: HS999\n", "keys[0].algorithm: unknown algorithm \"HS999\""),
+        ("keys:\n  - dir: k\n    algorithm: HS999\n", "keys[0].algorithm: unknown algorithm \"HS999\": use one of HS256, HS384, HS512, RS256"),
         ("keys:\n  - dir: k\n", "keys[0].algorithm: required for format: files"),
         ("keys:\n  - dir: k\n    format: pem\n", "keys[0].format: unknown format \"pem\""),
-        ("keys:\n  - dir: k\n    format: jwks\n    algorithm: HS256\n", "keys[0].algorithm: applies only to format: files"),
+        ("keys:\n  - dir: k\n    format: jwks\n    algorithm: ES256\n", "keys[0].algorithm: for format: jwks it is the default of RSA and oct keys"),
+        ("keys:\n  - dir: k\n    encoding: pem\n    algorithm: HS256\n", "keys[0].algorithm: HS256 needs a secret, and PEM files hold public keys"),
+        ("keys:\n  - dir: k\n    algorithm: RS256\n", "keys[0].algorithm: RS256 verifies with a public key: raw and base64 files are HMAC secrets"),
+        ("keys:\n  - dir: k\n    encoding: der\n    algorithm: RS256\n", "keys[0].encoding: unknown encoding \"der\": use raw, base64 or pem"),
         ("keys: [{dir: k, algorithm: HS256}]\njwt: { leeway: 60 }\n", "jwt.leeway: invalid duration \"60\""),
         ("keys: [{dir: k, algorithm: HS256}]\njwt: { leeway: 2h }\n", "jwt.leeway: must be at most 1h"),
         ("keys: [{dir: k, algorithm: HS256}]\njwt: { sources: [{ header: x, cookie: y }] }\n", "jwt.sources[0]: set exactly one of header, cookie or query"),

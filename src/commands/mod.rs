@@ -70,7 +70,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
     }
 }
 
-/// Prints each key's kid, algorithm, length and fingerprint; never the key.
+/// Prints each key's kid, algorithm, type and size (or curve) and fingerprint (HMAC: first 8
+/// bytes of SHA-256, hex; public keys: the RFC 7638 thumbprint); never the key.
 fn validate(config: &Config) -> Result<ExitCode, CommandError> {
     let mut out = Output::default();
     let loaded = keys::load_sources(&config.keys, &config.limits)?;
@@ -102,19 +103,19 @@ fn validate(config: &Config) -> Result<ExitCode, CommandError> {
     }
     say!(
         out,
-        "{:<24} {:<6} {:>6}  {:<16}  source",
+        "{:<24} {:<6} {:<14} {:<43}  source",
         "kid",
         "alg",
-        "bytes",
+        "key",
         "fingerprint"
     );
     for k in ring.keys() {
         say!(
             out,
-            "{:<24} {:<6} {:>6}  {:<16}  {}",
+            "{:<24} {:<6} {:<14} {:<43}  {}",
             k.kid,
             k.alg.name(),
-            k.len,
+            k.kind,
             k.fingerprint,
             k.source
         );

@@ -119,32 +119,55 @@ fn convert_keys(ctx: &Ctx<'_>, raw: Vec<RawKeySource>) -> Result<Vec<KeySource>,
         if out.iter().any(|s| s.dir == dir) {
             return Err(ctx.invalid(field("dir"), format!("{label} is listed twice")));
         }
+        let algorithm = source
+            .algorithm
+            .as_deref()
+            .map(|name| {
+                Algorithm::from_name(name).ok_or_else(|| {
+                    ctx.invalid(
+                        field("algorithm"),
+                        format!(
+                            "unknown algorithm {name:?}: use one of {}",
+                            Algorithm::names()
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
         let format = match source.format.as_deref().unwrap_or("files") {
             "files" => {
                 let encoding = match source.encoding.as_deref().unwrap_or("raw") {
                     "raw" => KeyEncoding::Raw,
                     "base64" => KeyEncoding::Base64,
+                    "pem" => KeyEncoding::Pem,
                     other => {
                         return Err(ctx.invalid(
                             field("encoding"),
-                            format!("unknown encoding {other:?}: use raw or base64"),
+                            format!("unknown encoding {other:?}: use raw, base64 or pem"),
                         ))
                     }
                 };
-                let algorithm = match source.algorithm.as_deref() {
-                    Some(name) => Algorithm::from_name(name).ok_or_else(|| {
-                        ctx.invalid(
-                            field("algorithm"),
-                            format!("unknown algorithm {name:?}: use HS256, HS384 or HS512"),
-                        )
-                    })?,
-                    None => {
+                let Some(algorithm) = algorithm else {
+                    return Err(ctx.invalid(
+                        field("algorithm"),
+                        "required for format: files (the one algorithm these keys verify)",
+                    ));
+                };
+                match (encoding, algorithm.is_hmac()) {
+                    (KeyEncoding::Pem, true) => {
                         return Err(ctx.invalid(
                             field("algorithm"),
-                            "required for format: files (the one algorithm these keys verify)",
+                            format!("{algorithm} needs a secret, and PEM files hold public keys: use RS*, PS*, ES* or EdDSA"),
                         ))
                     }
-                };
+                    (KeyEncoding::Raw | KeyEncoding::Base64, false) => {
+                        return Err(ctx.invalid(
+                            field("algorithm"),
+                            format!("{algorithm} verifies with a public key: raw and base64 files are HMAC secrets (HS256, HS384, HS512); use encoding: pem"),
+                        ))
+                    }
+                    _ => {}
+                }
                 KeyFormat::Files {
                     encoding,
                     algorithm,
@@ -154,13 +177,20 @@ fn convert_keys(ctx: &Ctx<'_>, raw: Vec<RawKeySource>) -> Result<Vec<KeySource>,
                 if source.encoding.is_some() {
                     return Err(ctx.invalid(field("encoding"), "applies only to format: files"));
                 }
-                if source.algorithm.is_some() {
+                if algorithm.is_some_and(|a| {
+                    !matches!(
+                        a.family(),
+                        crate::keys::Family::Hmac | crate::keys::Family::Rsa
+                    )
+                }) {
                     return Err(ctx.invalid(
                         field("algorithm"),
-                        "applies only to format: files (each JWK names its own alg)",
+                        "for format: jwks it is the default of RSA and oct keys without alg (EC and OKP keys follow their curve)",
                     ));
                 }
-                KeyFormat::Jwks
+                KeyFormat::Jwks {
+                    default_algorithm: algorithm,
+                }
             }
             other => {
                 return Err(ctx.invalid(

@@ -99,6 +99,8 @@ pub enum KeyEncoding {
     Raw,
     /// Base64, standard or URL-safe, padding optional.
     Base64,
+    /// A PEM public key (SPKI, PKCS#1 or an X.509 certificate).
+    Pem,
 }
 
 /// How a key directory is laid out.
@@ -112,7 +114,10 @@ pub enum KeyFormat {
         algorithm: Algorithm,
     },
     /// Every `*.json` file is a JWK Set.
-    Jwks,
+    Jwks {
+        /// The algorithm of RSA and oct JWKs that name none (EC and OKP follow their curve).
+        default_algorithm: Option<Algorithm>,
+    },
 }
 
 /// One entry of `keys:`.

@@ -2,8 +2,6 @@
 //! minted by the jsonwebtoken crate (an independent implementation); odd ones by
 //! `sign_compact`.
 
-use std::sync::Arc;
-
 use serde_json::json;
 
 use super::*;
@@ -16,13 +14,7 @@ const K256: &[u8] = b"0123456789abcdef0123456789abcdef";
 const K512: &[u8] = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 fn ring() -> KeyRing {
-    let lk = |kid: &str, alg, secret: &[u8]| LoadedKey {
-        kid: kid.into(),
-        alg,
-        secret: secret.to_vec(),
-        source: Arc::from("test"),
-        warnings: vec![],
-    };
+    let lk = |kid: &str, alg, secret: &[u8]| LoadedKey::hmac(kid, alg, secret, "test");
     KeyRing::build(vec![
         lk("k256", Algorithm::HS256, K256),
         lk("k512", Algorithm::HS512, K512),
@@ -52,7 +44,7 @@ fn settings() -> JwtSettings {
 }
 
 fn mint(kid: Option<&str>, alg: Algorithm, secret: &[u8], claims: serde_json::Value) -> String {
-    let mut header = jsonwebtoken::Header::new(alg.to_jsonwebtoken());
+    let mut header = jsonwebtoken::Header::new(alg.to_jsonwebtoken().unwrap());
     header.kid = kid.map(str::to_owned);
     jsonwebtoken::encode(
         &header,

@@ -11,6 +11,9 @@ use crate::reason::DenyReason;
 /// one forged token cost that many signature checks.
 pub const MAX_KIDLESS_CANDIDATES: usize = 16;
 
+/// The longest signature: RSA-8192's 1,024 bytes.
+const MAX_SIGNATURE_BYTES: usize = 1024;
+
 /// Largest decoded header accepted (real ones are under 100 bytes).
 const MAX_HEADER_BYTES: usize = 1024;
 
@@ -70,22 +73,20 @@ pub fn verify<'r, 't>(
         None => return Err(fail(Malformed, "header has no alg")),
         Some("none") => return Err(fail(UnsupportedAlg, "alg none is never accepted")),
         Some(name) => Algorithm::from_name(name)
-            .ok_or_else(|| fail(UnsupportedAlg, "alg is not one of HS256, HS384, HS512"))?,
+            .ok_or_else(|| fail(UnsupportedAlg, "alg is not a supported JWS algorithm"))?,
     };
 
-    let mut sig_buf = [0u8; 64];
+    let mut sig_buf = [0u8; MAX_SIGNATURE_BYTES];
     if signature_b64.is_empty() {
         return Err(fail(Malformed, "token is unsigned"));
     }
-    if signature_b64.len() > 86 {
+    if signature_b64.len() > MAX_SIGNATURE_BYTES.div_ceil(3) * 4 {
         return Err(fail(BadSignature, "signature has the wrong length"));
     }
     let sig_len = b64::decode_into(signature_b64.as_bytes(), &mut sig_buf)
         .ok_or_else(|| fail(Malformed, "signature is not canonical base64url"))?;
-    if sig_len != alg.output_len() {
-        return Err(fail(BadSignature, "signature has the wrong length"));
-    }
     let signature = &sig_buf[..sig_len];
+    let wrong_length = || fail(BadSignature, "signature has the wrong length");
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
 
     let key: &Key = match header.kid.as_deref() {
@@ -99,6 +100,9 @@ pub fn verify<'r, 't>(
                     "alg differs from the algorithm the key is pinned to",
                 ));
             }
+            if sig_len != key.signature_len() {
+                return Err(wrong_length());
+            }
             if !key.verify(signing_input, signature) {
                 return Err(fail(BadSignature, "signature does not verify"));
             }
@@ -108,7 +112,7 @@ pub fn verify<'r, 't>(
             return Err(fail(UnknownKid, "token has no kid (jwt.require_kid)"))
         }
         None => {
-            let mut candidates = ring.with_alg(alg);
+            let candidates = ring.with_alg(alg);
             match candidates.len() {
                 0 => return Err(fail(UnsupportedAlg, "no key is pinned to the token's alg")),
                 n if n > MAX_KIDLESS_CANDIDATES => {
@@ -119,7 +123,13 @@ pub fn verify<'r, 't>(
                 }
                 _ => {}
             }
-            candidates
+            let mut fitting = candidates
+                .filter(|k| k.signature_len() == sig_len)
+                .peekable();
+            if fitting.peek().is_none() {
+                return Err(wrong_length());
+            }
+            fitting
                 .find(|k| k.verify(signing_input, signature))
                 .ok_or_else(|| fail(BadSignature, "signature does not verify with any key"))?
         }

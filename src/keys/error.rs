@@ -92,6 +92,23 @@ pub enum KeyError {
         /// What is wrong.
         message: String,
     },
+    /// A key cannot verify its configured algorithm (an RSA key pinned to ES256, say).
+    #[error("{what}: {message}")]
+    Unfit {
+        /// Which key.
+        what: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key file or JWK holds a key that is not acceptable (a private key, a weak RSA key, a
+    /// point off its curve...).
+    #[error("{what}: {message}")]
+    BadKey {
+        /// Which file or key.
+        what: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The same kid appears twice.
     #[error("duplicate kid {kid:?}: in {first} and in {second} (kids must be unique across all key sources)")]
     DuplicateKid {

@@ -1,5 +1,7 @@
-//! `format: files`: each regular file is one key, its name is the kid, its algorithm is the
-//! source's pinned `algorithm`.
+//! `format: files`: each regular file is one key, its algorithm the source's pinned
+//! `algorithm`. `raw` and `base64` files are HMAC secrets named by their kid; `pem` files are
+//! public keys whose kid is the file name less a `.pem` suffix, and the key must fit the
+//! algorithm (an RSA key with `ES256` is refused, naming the file).
 
 use std::sync::Arc;
 
@@ -8,7 +10,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
-use super::{validate_key_len, Algorithm, DirSnapshot, KeyError, LoadedKey};
+use super::{pem, validate_key_len, Algorithm, DirSnapshot, KeyError, LoadedKey, Material};
 use crate::config::KeyEncoding;
 
 const LENIENT: GeneralPurposeConfig =
@@ -25,6 +27,10 @@ pub fn decode(
 ) -> Result<Vec<LoadedKey>, KeyError> {
     let mut keys = Vec::with_capacity(snapshot.files.len());
     for file in &snapshot.files {
+        if encoding == KeyEncoding::Pem {
+            keys.push(decode_pem(file, alg, source)?);
+            continue;
+        }
         let what = format!("{} (kid {:?})", file.path.display(), file.name);
         let mut warnings = Vec::new();
         let secret = match encoding {
@@ -43,17 +49,53 @@ pub fn decode(
                     message,
                 })?
             }
+            KeyEncoding::Pem => unreachable!("handled above"),
         };
         validate_key_len(&what, alg, secret.len())?;
         keys.push(LoadedKey {
             kid: file.name.clone(),
             alg,
-            secret,
+            material: Material::Secret(secret),
             source: source.clone(),
             warnings,
         });
     }
     Ok(keys)
+}
+
+/// One PEM public key file.
+fn decode_pem(
+    file: &super::DirFile,
+    alg: Algorithm,
+    source: &Arc<str>,
+) -> Result<LoadedKey, KeyError> {
+    let kid = file
+        .name
+        .strip_suffix(".pem")
+        .unwrap_or(&file.name)
+        .to_string();
+    let what = format!("{} (kid {kid:?})", file.path.display());
+    let bad = |message: String| KeyError::BadKey {
+        what: what.clone(),
+        message,
+    };
+    let (key, warnings) = pem::parse(&file.bytes).map_err(bad)?;
+    if key.family() != alg.family() {
+        return Err(bad(format!(
+            "a {} key cannot verify {alg} (keys[].algorithm must fit the key)",
+            key.describe()
+        )));
+    }
+    Ok(LoadedKey {
+        kid,
+        alg,
+        material: Material::Public(key),
+        source: source.clone(),
+        warnings: warnings
+            .into_iter()
+            .map(|w| format!("{what}: {w}"))
+            .collect(),
+    })
 }
 
 /// Standard or URL-safe alphabet, padding optional, surrounding whitespace ignored.
@@ -106,7 +148,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(keys[0].kid, "k1");
-        assert_eq!(keys[0].secret, bytes);
+        assert!(matches!(&keys[0].material, Material::Secret(s) if *s == bytes));
         assert!(keys[0].warnings.is_empty());
         bytes.push(b'\n');
         let keys = decode(
@@ -116,7 +158,7 @@ mod tests {
             &src(),
         )
         .unwrap();
-        assert_eq!(keys[0].secret.len(), 33);
+        assert!(matches!(&keys[0].material, Material::Secret(s) if s.len() == 33));
         assert!(keys[0].warnings[0].contains("newline"));
     }
 

@@ -3,35 +3,70 @@
 //! to one algorithm. Within a source loading is all-or-nothing (one bad key fails that
 //! source); across sources each keeps its own last good set ([`SourceSets`]).
 
+mod algorithm;
 mod dir;
 mod error;
 mod files;
 mod jwks;
 mod mac;
+mod pem;
+mod private;
+mod public;
 mod ring;
 mod sources;
 
 use std::fmt;
 use std::sync::Arc;
 
+pub use algorithm::{Algorithm, Curve, Family};
 pub use dir::{read_dir_snapshot, DirFile, DirLimits, DirSnapshot};
 pub use error::KeyError;
-pub use jwks::decode as decode_jwks;
-pub use mac::{fingerprint, Algorithm, MacKey};
+pub use jwks::{decode as decode_jwks, decode_set as decode_jwk_set, Jwk};
+pub use mac::{fingerprint, MacKey};
+pub use private::PrivateKey;
+pub use public::{is_small_order, PublicKey, Verifier};
 pub use ring::{Key, KeyRing, KeySet};
 pub use sources::{Refreshed, SourceOutcome, SourceReport, SourceSets};
 
 use crate::config::{KeyFormat, KeySource, Limits};
 
+/// What a key is made of.
+#[derive(Clone)]
+pub enum Material {
+    /// An HMAC secret.
+    Secret(Vec<u8>),
+    /// A public key.
+    Public(PublicKey),
+}
+
+impl Material {
+    /// `HMAC 32 bytes`, `RSA 2048`, `EC P-256`, `Ed25519`.
+    pub fn describe(&self) -> String {
+        match self {
+            Material::Secret(s) => format!("HMAC {} bytes", s.len()),
+            Material::Public(p) => p.describe(),
+        }
+    }
+
+    /// HMAC: the first 8 bytes of SHA-256 of the secret, hex; public keys: the RFC 7638
+    /// thumbprint. Safe to log.
+    pub fn fingerprint(&self) -> String {
+        match self {
+            Material::Secret(s) => fingerprint(s),
+            Material::Public(p) => p.thumbprint(),
+        }
+    }
+}
+
 /// A key as read from disk, before it is prepared for verification. Only the `token` command
 /// keeps these; the server turns them into [`Key`]s and drops the bytes.
 pub struct LoadedKey {
-    /// The key id (file name, or the JWK's `kid`).
+    /// The key id (file name, or the JWK's `kid` or thumbprint).
     pub kid: String,
     /// The one algorithm this key verifies.
     pub alg: Algorithm,
-    /// The secret bytes.
-    pub secret: Vec<u8>,
+    /// The secret or public key.
+    pub material: Material,
     /// The source's label (its directory).
     pub source: Arc<str>,
     /// Non-fatal findings, e.g. a trailing newline in a raw key file.
@@ -44,7 +79,18 @@ impl LoadedKey {
         Self {
             kid: kid.to_string(),
             alg,
-            secret: secret.to_vec(),
+            material: Material::Secret(secret.to_vec()),
+            source: Arc::from(source),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// A public key (tests and tools).
+    pub fn public(kid: &str, alg: Algorithm, key: PublicKey, source: &str) -> Self {
+        Self {
+            kid: kid.to_string(),
+            alg,
+            material: Material::Public(key),
             source: Arc::from(source),
             warnings: Vec::new(),
         }
@@ -56,8 +102,8 @@ impl fmt::Debug for LoadedKey {
         f.debug_struct("LoadedKey")
             .field("kid", &self.kid)
             .field("alg", &self.alg)
-            .field("len", &self.secret.len())
-            .field("fingerprint", &fingerprint(&self.secret))
+            .field("key", &self.material.describe())
+            .field("fingerprint", &self.material.fingerprint())
             .field("source", &self.source)
             .finish()
     }
@@ -77,7 +123,9 @@ pub fn load_source(source: &KeySource, limits: &Limits) -> Result<Vec<LoadedKey>
             encoding,
             algorithm,
         } => files::decode(&snapshot, *encoding, *algorithm, &label)?,
-        KeyFormat::Jwks => jwks::decode(&snapshot, &label)?,
+        KeyFormat::Jwks { default_algorithm } => {
+            jwks::decode(&snapshot, *default_algorithm, &label)?
+        }
     };
     if keys.len() > limits.max_keys_per_source {
         return Err(KeyError::TooManyKeys {
@@ -111,12 +159,13 @@ pub fn load_ring(sources: &[KeySource], limits: &Limits) -> Result<KeyRing, KeyE
 /// Rejects keys shorter than the algorithm's output (RFC 7518 §3.2 and its strict reading
 /// for HS384/HS512).
 pub(crate) fn validate_key_len(what: &str, alg: Algorithm, len: usize) -> Result<(), KeyError> {
-    if len < alg.output_len() {
+    let min = alg.mac_len().unwrap_or(0);
+    if len < min {
         return Err(KeyError::TooShort {
             what: what.to_string(),
             alg,
             len,
-            min: alg.output_len(),
+            min,
         });
     }
     Ok(())
@@ -127,13 +176,7 @@ mod tests {
     use super::*;
 
     fn lk(kid: &str, alg: Algorithm, byte: u8, source: &str) -> LoadedKey {
-        LoadedKey {
-            kid: kid.into(),
-            alg,
-            secret: vec![byte; 64],
-            source: Arc::from(source),
-            warnings: vec![],
-        }
+        LoadedKey::hmac(kid, alg, &[byte; 64], source)
     }
 
     #[test]
@@ -177,13 +220,7 @@ mod tests {
     #[test]
     fn debug_never_shows_secret_bytes() {
         let secret = b"super-secret-value-that-must-not-leak!!".to_vec();
-        let key = LoadedKey {
-            kid: "k".into(),
-            alg: Algorithm::HS256,
-            secret: secret.clone(),
-            source: Arc::from("s"),
-            warnings: vec![],
-        };
+        let key = LoadedKey::hmac("k", Algorithm::HS256, &secret, "s");
         let loaded_debug = format!("{key:?}");
         let ring = KeyRing::build(vec![key]).unwrap();
         for text in [loaded_debug, format!("{ring:?}")] {

@@ -7,7 +7,19 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::{fingerprint, Algorithm, KeyError, LoadedKey, MacKey};
+use super::{Algorithm, KeyError, LoadedKey, MacKey, Material, Verifier};
+
+/// How a key checks a signature. The HMAC state stays inline (the HS256 hot path clones it
+/// on every Check; a box would add a pointer chase), so the variants differ in size: keys are
+/// few, the bytes do not matter.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
+enum Check {
+    /// An HMAC, compared in constant time.
+    Mac(MacKey),
+    /// A public key prepared for aws-lc-rs.
+    Signature(Verifier),
+}
 
 /// A verification key, ready for the hot path.
 #[derive(Clone, Debug)]
@@ -16,21 +28,61 @@ pub struct Key {
     pub index: usize,
     /// Key id.
     pub kid: Arc<str>,
-    /// The pinned algorithm: a token naming any other `alg` is rejected.
+    /// The pinned algorithm: a token naming any other `alg` is rejected. Its family is the
+    /// key's: an RSA or EC key can never be used as an HMAC secret.
     pub alg: Algorithm,
-    /// Key length in bytes.
-    pub len: usize,
-    /// First 8 bytes of SHA-256 of the key, hex.
+    /// `HMAC 32 bytes`, `RSA 2048`, `EC P-256`, `Ed25519`.
+    pub kind: Arc<str>,
+    /// HMAC: first 8 bytes of SHA-256 of the secret, hex; public keys: RFC 7638 thumbprint.
     pub fingerprint: Arc<str>,
     /// The source's label (its directory).
     pub source: Arc<str>,
-    mac: MacKey,
+    check: Check,
+    signature_len: usize,
 }
 
 impl Key {
-    /// Constant-time check that `signature` is this key's MAC of `message`.
+    /// True when `signature` is this key's valid signature (or MAC) of `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.mac.verify(message, signature)
+        match &self.check {
+            Check::Mac(mac) => mac.verify(message, signature),
+            Check::Signature(v) => v.verify(message, signature),
+        }
+    }
+
+    /// The exact length a signature for this key has.
+    pub fn signature_len(&self) -> usize {
+        self.signature_len
+    }
+
+    /// Prepares a loaded key (`what` names it in errors).
+    fn prepare(lk: &LoadedKey) -> Result<Self, KeyError> {
+        let unfit = |message: String| KeyError::Unfit {
+            what: format!("{} (kid {:?})", lk.source, lk.kid),
+            message,
+        };
+        let (check, signature_len) = match &lk.material {
+            Material::Secret(secret) => {
+                let mac = MacKey::new(lk.alg, secret)
+                    .ok_or_else(|| unfit(format!("a secret cannot verify {}", lk.alg)))?;
+                (Check::Mac(mac), lk.alg.mac_len().unwrap_or(0))
+            }
+            Material::Public(key) => {
+                let v = key.prepare(lk.alg).map_err(unfit)?;
+                let len = v.signature_len();
+                (Check::Signature(v), len)
+            }
+        };
+        Ok(Key {
+            index: 0,
+            kid: Arc::from(lk.kid.as_str()),
+            alg: lk.alg,
+            kind: Arc::from(lk.material.describe().as_str()),
+            fingerprint: Arc::from(lk.material.fingerprint().as_str()),
+            source: lk.source.clone(),
+            check,
+            signature_len,
+        })
     }
 }
 
@@ -56,24 +108,20 @@ impl KeySet {
                     second: lk.source.to_string(),
                 });
             }
+            let material = match &lk.material {
+                Material::Secret(s) => s.clone(),
+                Material::Public(p) => p.identity(),
+            };
             for part in [
                 lk.source.as_bytes(),
                 lk.kid.as_bytes(),
                 lk.alg.name().as_bytes(),
-                &lk.secret,
+                &material,
             ] {
                 hasher.update((part.len() as u64).to_be_bytes());
                 hasher.update(part);
             }
-            keys.push(Key {
-                index: 0,
-                kid: Arc::from(lk.kid.as_str()),
-                alg: lk.alg,
-                len: lk.secret.len(),
-                fingerprint: Arc::from(fingerprint(&lk.secret).as_str()),
-                source: lk.source.clone(),
-                mac: MacKey::new(lk.alg, &lk.secret),
-            });
+            keys.push(Key::prepare(&lk)?);
         }
         Ok(Self {
             source,

@@ -2,7 +2,10 @@
 //! header map, the query kept in `path`). Used by `explain`, the benches, the fuzzers and the
 //! tests, so all of them exercise the same request shape.
 
+mod keys;
 mod oracles;
+
+pub use keys::{ec_key, ed25519_key, jwk, rsa_key, sign_with};
 
 pub use oracles::{check_normalization, jsonwebtoken_reasons, ClaimRules};
 
@@ -108,7 +111,9 @@ pub fn sign_compact(
         URL_SAFE_NO_PAD.encode(header_json),
         URL_SAFE_NO_PAD.encode(payload_json)
     );
-    let mac = crate::keys::MacKey::new(alg, secret).sign(input.as_bytes());
+    let mac = crate::keys::MacKey::new(alg, secret)
+        .expect("an HMAC algorithm")
+        .sign(input.as_bytes());
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac))
 }
 
@@ -116,13 +121,7 @@ pub fn sign_compact(
 /// benches and fuzzers. Key `kN` is `[N + 1; 32]`; `k384` is `[0x38; 48]`, `k512` `[0x51; 64]`.
 pub fn bench_keyring(count: usize) -> crate::keys::KeyRing {
     use crate::keys::{Algorithm, LoadedKey};
-    let key = |kid: String, alg, secret: Vec<u8>| LoadedKey {
-        kid,
-        alg,
-        secret,
-        source: std::sync::Arc::from("bench"),
-        warnings: Vec::new(),
-    };
+    let key = |kid: String, alg, secret: Vec<u8>| LoadedKey::hmac(&kid, alg, &secret, "bench");
     let mut keys: Vec<LoadedKey> = (0..count)
         .map(|i| key(format!("k{i}"), Algorithm::HS256, vec![i as u8 + 1; 32]))
         .collect();

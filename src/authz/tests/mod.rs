@@ -6,7 +6,6 @@ mod forward;
 mod wire;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::core::v3::HeaderValueOption;
 use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
@@ -59,14 +58,7 @@ pub(super) fn config(yaml: &str) -> Config {
 }
 
 pub(super) fn ring() -> KeyRing {
-    KeyRing::build(vec![LoadedKey {
-        kid: "k1".into(),
-        alg: Algorithm::HS256,
-        secret: KEY.to_vec(),
-        source: Arc::from("/k"),
-        warnings: vec![],
-    }])
-    .unwrap()
+    KeyRing::build(vec![LoadedKey::hmac("k1", Algorithm::HS256, KEY, "/k")]).unwrap()
 }
 
 pub(super) fn token(claims: serde_json::Value) -> String {

@@ -1,0 +1,104 @@
+//! Key pairs generated for tests (never committed) and tokens signed with them.
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::keys::{Algorithm, Curve, PrivateKey};
+
+/// A fresh RSA key pair of 2048 bits.
+pub fn rsa_key() -> PrivateKey {
+    PrivateKey::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"))
+}
+
+/// A fresh EC key pair on `curve`.
+pub fn ec_key(curve: Curve) -> PrivateKey {
+    let alg = match curve {
+        Curve::P256 => &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        Curve::P384 => &aws_lc_rs::signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+        Curve::P521 => &aws_lc_rs::signature::ECDSA_P521_SHA512_FIXED_SIGNING,
+    };
+    PrivateKey::Ec(
+        curve,
+        EcdsaKeyPair::generate(alg).expect("EC key generation"),
+    )
+}
+
+/// A fresh Ed25519 key pair.
+pub fn ed25519_key() -> PrivateKey {
+    PrivateKey::Ed25519(Ed25519KeyPair::generate().expect("Ed25519 key generation"))
+}
+
+/// The public JWK of `key` with `kid` and `alg` (either may be left out).
+pub fn jwk(key: &PrivateKey, kid: Option<&str>, alg: Option<Algorithm>) -> serde_json::Value {
+    let mut jwk = key.public().to_jwk();
+    if let Some(k) = kid {
+        jwk["kid"] = k.into();
+    }
+    if let Some(a) = alg {
+        jwk["alg"] = a.name().into();
+    }
+    jwk
+}
+
+/// A compact JWS over arbitrary header and payload JSON, signed by `key` with `alg`.
+pub fn sign_with(
+    key: &PrivateKey,
+    alg: Algorithm,
+    header_json: &str,
+    payload_json: &str,
+) -> String {
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header_json),
+        URL_SAFE_NO_PAD.encode(payload_json)
+    );
+    let signature = key
+        .sign(alg, input.as_bytes())
+        .expect("the key fits the algorithm");
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+impl PrivateKey {
+    /// The private key as PKCS#8 PEM (tests write it for `jwt-authz token --private-key`).
+    pub fn to_pkcs8_pem(&self) -> String {
+        let der: Vec<u8> = match self {
+            PrivateKey::Rsa(k) => AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(k)
+                .expect("RSA PKCS#8")
+                .as_ref()
+                .to_vec(),
+            PrivateKey::Ec(_, k) => k.to_pkcs8v1().expect("EC PKCS#8").as_ref().to_vec(),
+            PrivateKey::Ed25519(k) => k.to_pkcs8v1().expect("Ed25519 PKCS#8").as_ref().to_vec(),
+        };
+        pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, &der)
+            .expect("PEM encoding")
+    }
+
+    /// The public key as SPKI PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub fn to_public_pem(&self) -> String {
+        let der: Vec<u8> = match self {
+            PrivateKey::Rsa(k) => {
+                AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(k.public_key())
+                    .expect("RSA SPKI")
+                    .as_ref()
+                    .to_vec()
+            }
+            PrivateKey::Ec(_, k) => {
+                AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(k.public_key())
+                    .expect("EC SPKI")
+                    .as_ref()
+                    .to_vec()
+            }
+            PrivateKey::Ed25519(k) => {
+                AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(k.public_key())
+                    .expect("Ed25519 SPKI")
+                    .as_ref()
+                    .to_vec()
+            }
+        };
+        pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &der)
+            .expect("PEM encoding")
+    }
+}
