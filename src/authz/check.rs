@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use crate::config::Config;
-use crate::jwt::{self, Found, TokenError, Verified};
+use crate::jwt::{self, Found, TokenCache, TokenError, Verified};
 use crate::keys::{Key, KeyRing};
 use crate::policy::{self, DefaultAction, Failure, Mode, Rule, Selection, RULE_EXTENSION};
 use crate::reason::DenyReason;
@@ -83,11 +83,23 @@ impl<'s> Deny<'s> {
     }
 }
 
-/// Decides one request. `now` is Unix time in seconds.
+/// Decides one request, without a verified-token cache. `now` is Unix time in seconds.
 pub fn decide<'s, 't>(
     view: &RequestView<'t>,
     config: &'s Config,
     keys: &'s KeyRing,
+    now: u64,
+) -> Result<Decision<'s, 't>, Unavailable> {
+    decide_with(view, config, keys, &TokenCache::off(), now)
+}
+
+/// Decides one request, asking `cache` before verifying a token (and remembering a token
+/// that verified). `now` is Unix time in seconds.
+pub fn decide_with<'s, 't>(
+    view: &RequestView<'t>,
+    config: &'s Config,
+    keys: &'s KeyRing,
+    cache: &TokenCache,
     now: u64,
 ) -> Result<Decision<'s, 't>, Unavailable> {
     let path = match policy::normalize(view.path, &config.policy.paths) {
@@ -140,7 +152,7 @@ pub fn decide<'s, 't>(
             "no token in the request",
             rule,
         )),
-        Ok(Some(f)) => match jwt::verify(f.token, keys, &config.jwt, &config.limits, now) {
+        Ok(Some(f)) => match verify(f.token, keys, config, cache, now) {
             Err(e) => Err(Deny::from_token(e, rule)),
             Ok(verified) => {
                 let policy_result = authorize(&verified, rule, selection, config.policy.default);
@@ -155,6 +167,23 @@ pub fn decide<'s, 't>(
         },
     };
     Ok(finish(outcome, rule, None, found.ok().flatten(), shadow))
+}
+
+/// The token's verification: from the cache when it holds the token, else verified now and
+/// remembered when it verifies.
+fn verify<'s, 't>(
+    token: &'t str,
+    keys: &'s KeyRing,
+    config: &Config,
+    cache: &TokenCache,
+    now: u64,
+) -> Result<Verified<'s, 't>, TokenError> {
+    if let Some(cached) = cache.get(token, keys, config.jwt.leeway_secs, now) {
+        return cached;
+    }
+    let verified = jwt::verify(token, keys, &config.jwt, &config.limits, now)?;
+    cache.insert(token, &verified);
+    Ok(verified)
 }
 
 /// Applies the rule's requirements (or the default) to a verified token.

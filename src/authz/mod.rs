@@ -14,7 +14,7 @@ mod wire_out;
 #[cfg(test)]
 mod tests;
 
-pub use check::{decide, Allow, AllowKind, Decision, Deny, Unavailable};
+pub use check::{decide, decide_with, Allow, AllowKind, Decision, Deny, Unavailable};
 pub use grpc::{AnswerBytes, CheckServer, CHECK_PATH};
 pub use response::{
     build as build_response, build_explained, encode as encode_response, Omitted, REASON_HEADER,

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 use tonic::Status;
 
-use super::check::{decide, AllowKind, Decision};
+use super::check::{decide_with, AllowKind, Decision};
 use super::response::{self, Omitted};
 use crate::policy::Rule;
 use crate::request::RequestView;
@@ -110,7 +110,7 @@ fn check_once<'s, 't>(
     metrics: &Metrics,
 ) -> Result<Decision<'s, 't>, Status> {
     let config = &snap.config;
-    let decision = match decide(view, config, &snap.keys, unix_now()) {
+    let decision = match decide_with(view, config, &snap.keys, &snap.cache, unix_now()) {
         Ok(d) => d,
         Err(_) => {
             metrics.error(ErrorReason::Unavailable);

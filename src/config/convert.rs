@@ -247,6 +247,10 @@ fn convert_jwt(ctx: &Ctx<'_>, raw: RawJwt) -> Result<JwtSettings, ConfigError> {
         leeway_secs: leeway.as_secs(),
         require_exp: raw.require_exp.unwrap_or(true),
         require_kid: raw.require_kid.unwrap_or(false),
+        cache_max_entries: match raw.cache.max_entries.unwrap_or(4096) {
+            n if n <= 1_000_000 => n,
+            _ => return Err(ctx.invalid("jwt.cache.max_entries", "must be at most 1000000")),
+        },
         max_lifetime_secs,
         max_token_bytes,
         sources,

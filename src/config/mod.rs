@@ -175,6 +175,8 @@ pub struct JwtSettings {
     pub max_token_bytes: usize,
     /// Where to look for the token, in order; the first hit wins.
     pub sources: Vec<TokenSource>,
+    /// Verified tokens remembered per snapshot (`jwt.cache.max_entries`; 0: no cache).
+    pub cache_max_entries: usize,
 }
 
 /// `forward:`

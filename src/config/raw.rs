@@ -75,6 +75,15 @@ pub struct RawJwt {
     pub max_lifetime: Option<HumanDuration>,
     pub max_token_bytes: Option<usize>,
     pub sources: Option<Vec<RawTokenSource>>,
+    #[serde(default)]
+    pub cache: RawCache,
+}
+
+/// `jwt.cache:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    pub max_entries: Option<usize>,
 }
 
 /// One entry of `jwt.sources:`; exactly one of `header`, `cookie`, `query`.

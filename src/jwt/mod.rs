@@ -2,6 +2,7 @@
 //! of their inputs; no I/O, no locks.
 
 mod b64;
+mod cache;
 mod claims;
 mod extract;
 mod header;
@@ -10,6 +11,7 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+pub use cache::TokenCache;
 pub use claims::{Claims, ClaimsError, Value as ClaimValue, ValueKind};
 pub use extract::{extract, Found};
 pub use verify::{verify, MAX_KIDLESS_CANDIDATES};
@@ -30,10 +32,19 @@ pub struct TokenError {
 /// A token that verified: the key that signed it and its claims.
 #[derive(Debug)]
 pub struct Verified<'r, 't> {
-    /// The key whose MAC matched.
+    /// The key whose signature (or MAC) matched.
     pub key: &'r Key,
-    /// The claims.
-    pub claims: Claims,
+    /// The claims (shared with the verified-token cache).
+    pub claims: std::sync::Arc<Claims>,
     /// The payload exactly as signed (canonical base64url), for `forward.payload_header`.
     pub payload_b64: &'t str,
+    /// `exp` and `nbf`, re-checked against the clock when the cache answers.
+    pub(crate) times: Times,
+}
+
+/// The time claims a cached token is checked against again.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Times {
+    pub(crate) exp: Option<f64>,
+    pub(crate) nbf: Option<f64>,
 }

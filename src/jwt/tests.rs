@@ -34,6 +34,7 @@ fn settings() -> JwtSettings {
         leeway_secs: 60,
         require_exp: true,
         require_kid: false,
+        cache_max_entries: 0,
         max_lifetime_secs: None,
         max_token_bytes: 8192,
         sources: vec![TokenSource::Header {

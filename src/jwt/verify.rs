@@ -2,7 +2,7 @@
 //! the algorithm its key is pinned to, the signature is checked before the claims are parsed,
 //! and time, issuer, audience and lifetime rules apply with the configured leeway.
 
-use super::{b64, header, ClaimValue, Claims, ClaimsError, TokenError, ValueKind, Verified};
+use super::{b64, header, ClaimValue, Claims, ClaimsError, Times, TokenError, ValueKind, Verified};
 use crate::config::{JwtSettings, Limits};
 use crate::keys::{Algorithm, Key, KeyRing};
 use crate::reason::DenyReason;
@@ -152,11 +152,12 @@ pub fn verify<'r, 't>(
         ),
         ClaimsError::Invalid => fail(Malformed, "claims are not a JSON object"),
     })?;
-    check_claims(&claims, settings, now)?;
+    let times = check_claims(&claims, settings, now)?;
     Ok(Verified {
         key,
-        claims,
+        claims: std::sync::Arc::new(claims),
         payload_b64,
+        times,
     })
 }
 
@@ -246,20 +247,31 @@ fn string<'c>(v: ClaimValue<'c>, detail: &'static str) -> Result<ClaimValue<'c>,
     }
 }
 
-fn check_claims(claims: &Claims, s: &JwtSettings, now: u64) -> Result<(), TokenError> {
+/// `exp` (expired on or after it, RFC 7519 §4.1.4) and `nbf`, with the leeway: the checks that
+/// depend on the clock, run again whenever the verified-token cache answers.
+pub(crate) fn check_times(t: Times, leeway: f64, now: f64) -> Result<(), TokenError> {
+    if t.exp.is_some_and(|exp| now >= exp + leeway) {
+        return Err(fail(DenyReason::Expired, "token has expired"));
+    }
+    if t.nbf.is_some_and(|nbf| nbf > now + leeway) {
+        return Err(fail(
+            DenyReason::NotYetValid,
+            "token is not valid yet (nbf)",
+        ));
+    }
+    Ok(())
+}
+
+fn check_claims(claims: &Claims, s: &JwtSettings, now: u64) -> Result<Times, TokenError> {
     use DenyReason::*;
     let r = Registered::collect(claims)?;
     let now = now as f64;
     let leeway = s.leeway_secs as f64;
     let (exp, nbf, iat) = (r.exp, r.nbf, r.iat);
-    match exp {
-        None if s.require_exp => return Err(fail(MissingClaim, "token has no exp")),
-        Some(exp) if now >= exp + leeway => return Err(fail(Expired, "token has expired")),
-        _ => {}
+    if exp.is_none() && s.require_exp {
+        return Err(fail(MissingClaim, "token has no exp"));
     }
-    if nbf.is_some_and(|nbf| nbf > now + leeway) {
-        return Err(fail(NotYetValid, "token is not valid yet (nbf)"));
-    }
+    check_times(Times { exp, nbf }, leeway, now)?;
     if iat.is_some_and(|iat| iat > now + leeway) {
         return Err(fail(NotYetValid, "token was issued in the future (iat)"));
     }
@@ -296,5 +308,5 @@ fn check_claims(claims: &Claims, s: &JwtSettings, now: u64) -> Result<(), TokenE
             return Err(fail(BadAudience, "aud has no accepted audience"));
         }
     }
-    Ok(())
+    Ok(Times { exp, nbf })
 }

@@ -11,6 +11,7 @@ use arc_swap::{ArcSwap, Guard};
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::jwt::TokenCache;
 use crate::keys::KeyRing;
 use crate::telemetry::{Metrics, SnapshotCounters};
 
@@ -23,6 +24,8 @@ pub struct Snapshot {
     pub keys: Arc<KeyRing>,
     /// Metric handles for this config's rules and this ring's kids.
     pub counters: SnapshotCounters,
+    /// Tokens verified under this snapshot (empty at every publish).
+    pub cache: TokenCache,
     /// Increases with every publish.
     pub generation: u64,
 }
@@ -44,11 +47,13 @@ impl State {
     pub fn new(config: Arc<Config>, keys: Arc<KeyRing>, metrics: Arc<Metrics>) -> Arc<Self> {
         let counters = metrics.counters_for(&config, &keys, None);
         let ready = !keys.is_empty();
+        let cache = TokenCache::new(config.jwt.cache_max_entries, Some(metrics.cache_counters()));
         Arc::new(Self {
             current: ArcSwap::from_pointee(Snapshot {
                 config,
                 keys,
                 counters,
+                cache,
                 generation: 1,
             }),
             generation: AtomicU64::new(1),
@@ -82,10 +87,15 @@ impl State {
             rules = config.policy.rules.len(),
             "snapshot published"
         );
+        let cache = TokenCache::new(
+            config.jwt.cache_max_entries,
+            Some(self.metrics.cache_counters()),
+        );
         self.current.store(Arc::new(Snapshot {
             config,
             keys,
             counters,
+            cache,
             generation,
         }));
         self.refresh_ready();

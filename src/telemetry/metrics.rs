@@ -94,6 +94,7 @@ pub struct Metrics {
     log_dropped: IntCounter,
     streams_evicted: IntCounter,
     connections_evicted: IntCounter,
+    cache_lookups: [IntCounter; 2],
 }
 
 /// Counters resolved for one snapshot: per rule `[allow, deny, shadow_deny]`, per key index,
@@ -215,6 +216,13 @@ impl Metrics {
                 .register(Box::new(c.clone()))
                 .expect("unique metric");
         }
+        let lookups = counter_vec(
+            &registry,
+            "jwt_authz_token_cache_lookups_total",
+            "Verified-token cache lookups, by result (hit: signature and claims parsing skipped).",
+            &["result"],
+        );
+        let cache_lookups = ["hit", "miss"].map(|r| lookups.with_label_values(&[r]));
         #[cfg(target_os = "linux")]
         registry
             .register(Box::new(
@@ -259,6 +267,7 @@ impl Metrics {
             log_dropped,
             streams_evicted,
             connections_evicted,
+            cache_lookups,
         };
         for kind in [ReloadKind::Keys, ReloadKind::Config] {
             for result in ["success", "failure", "unchanged"] {
@@ -389,6 +398,12 @@ impl Metrics {
                 .with_label_values(&[kind.as_label()])
                 .set(now_unix);
         }
+    }
+
+    /// The verified-token cache's (hit, miss) counters.
+    pub fn cache_counters(&self) -> (IntCounter, IntCounter) {
+        let [hit, miss] = self.cache_lookups.clone();
+        (hit, miss)
     }
 
     /// Counts a stalled stream evicted to make room.
