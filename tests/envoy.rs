@@ -208,3 +208,75 @@ async fn with_jwt_authz_stopped_envoy_answers_status_on_error() {
     let r = s.get("GET", "/orders/1", Some(&token), &[]).await;
     assert_eq!(r.status, 503, "status_on_error, fail closed: {r:?}");
 }
+
+#[tokio::test]
+#[ignore = "needs Envoy; scripts/test.sh runs it"]
+async fn rs256_and_es256_tokens_from_mounted_public_keys_pass_through_envoy() {
+    use jwt_authz::keys::{Algorithm, Curve};
+    use jwt_authz::testing::{ec_key, rsa_key, sign_with};
+    let fixture = Fixture::new();
+    let (rsa, ec) = (rsa_key(), ec_key(Curve::P256));
+    std::fs::create_dir(fixture.path().join("pem")).unwrap();
+    std::fs::write(fixture.path().join("pem/idp-rsa.pem"), rsa.to_public_pem()).unwrap();
+    let jwks = json!({"keys": [jwt_authz::testing::jwk(&ec, Some("idp-ec"), None)]});
+    std::fs::write(fixture.keys().join("idp.json"), jwks.to_string()).unwrap();
+    fixture.write_config(
+        "keys:\n  - { dir: pem, encoding: pem, algorithm: RS256 }\n  - { dir: keys, format: jwks }\njwt: { issuers: [https://idp.example] }\nrules:\n  - { name: orders, match: { path_prefix: /orders }, require: { scopes: [orders:read] } }\nforward: { claims_to_headers: { x-jwt-sub: sub } }\n",
+    );
+    let authz = JwtAuthz::start(&fixture.config_path());
+    let upstream = echo_upstream().await;
+    let envoy = Envoy::start(&published_config(&authz.grpc, upstream)).await;
+    let claims = json!({"sub": "svc-a", "iss": "https://idp.example", "scope": "orders:read", "iat": now(), "exp": now() + 600}).to_string();
+    for (token, sub) in [
+        (
+            sign_with(
+                &rsa,
+                Algorithm::RS256,
+                r#"{"alg":"RS256","kid":"idp-rsa","typ":"at+jwt"}"#,
+                &claims,
+            ),
+            "svc-a",
+        ),
+        (
+            sign_with(
+                &ec,
+                Algorithm::ES256,
+                r#"{"alg":"ES256","kid":"idp-ec"}"#,
+                &claims,
+            ),
+            "svc-a",
+        ),
+    ] {
+        let auth = format!("Bearer {token}");
+        let r = http::request(
+            envoy.addr,
+            "GET",
+            "/orders/1",
+            &[("authorization", &auth)],
+            "",
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, 200, "{r:?}");
+        let seen: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(seen["x-jwt-sub"], sub);
+        // The same token with another signature byte is refused.
+        let mut bytes = token.into_bytes();
+        let last = bytes.len() - 2;
+        bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+        let auth = format!("Bearer {}", String::from_utf8(bytes).unwrap());
+        let r = http::request(
+            envoy.addr,
+            "GET",
+            "/orders/1",
+            &[("authorization", &auth)],
+            "",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (r.status, r.header("x-jwt-authz-reason")),
+            (401, Some("bad_signature"))
+        );
+    }
+}

@@ -155,3 +155,105 @@ proptest! {
         prop_assert_eq!(outcome(&raw_check_request(&headers), &cfg, &keys), outcome(&raw_check_request(&shuffled), &cfg, &keys));
     }
 }
+
+mod public_keys {
+    use std::sync::OnceLock;
+
+    use jwt_authz::config::Config;
+    use jwt_authz::jwt::verify;
+    use jwt_authz::keys::{Algorithm, Curve, KeyRing, LoadedKey, PrivateKey};
+    use jwt_authz::testing::{ec_key, ed25519_key, rsa_key, sign_compact, sign_with};
+    use proptest::prelude::*;
+
+    /// One key per algorithm, generated once: (alg, kid, private key or HMAC secret).
+    fn keys() -> &'static (Vec<(Algorithm, String, Option<PrivateKey>)>, KeyRing) {
+        static K: OnceLock<(Vec<(Algorithm, String, Option<PrivateKey>)>, KeyRing)> =
+            OnceLock::new();
+        K.get_or_init(|| {
+            let rsa = || rsa_key();
+            let mut keys = Vec::new();
+            let mut loaded = Vec::new();
+            for alg in Algorithm::ALL {
+                let kid = format!("k-{alg}");
+                let private = match alg {
+                    Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => None,
+                    Algorithm::ES256 => Some(ec_key(Curve::P256)),
+                    Algorithm::ES384 => Some(ec_key(Curve::P384)),
+                    Algorithm::ES512 => Some(ec_key(Curve::P521)),
+                    Algorithm::EdDSA => Some(ed25519_key()),
+                    _ => Some(rsa()),
+                };
+                loaded.push(match &private {
+                    None => LoadedKey::hmac(&kid, alg, &[alg.index() as u8 + 1; 64], "p"),
+                    Some(k) => LoadedKey::public(&kid, alg, k.public(), "p"),
+                });
+                keys.push((alg, kid, private));
+            }
+            (keys, KeyRing::build(loaded).unwrap())
+        })
+    }
+
+    fn config() -> Config {
+        Config::from_yaml(
+            "keys: [{ dir: /k, algorithm: HS256 }]\n",
+            std::path::Path::new("p.yaml"),
+        )
+        .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Random claims signed with every algorithm verify, with the same claims; any flipped
+        /// signature bit denies.
+        #[test]
+        fn every_algorithm_verifies_what_it_signed(
+            which in 0usize..13,
+            sub in "[a-z]{0,12}",
+            scopes in prop::collection::vec("[a-z:]{1,8}", 0..4),
+            n in any::<i32>(),
+            bit in any::<prop::sample::Index>(),
+        ) {
+            let (keys, ring) = keys();
+            let (alg, kid, private) = &keys[which];
+            let now = 1_800_000_000u64;
+            let claims = serde_json::json!({"sub": sub, "scope": scopes.join(" "), "n": n, "exp": now + 600});
+            let header = format!(r#"{{"alg":"{}","kid":"{kid}"}}"#, alg.name());
+            let token = match private {
+                Some(k) => sign_with(k, *alg, &header, &claims.to_string()),
+                None => sign_compact(*alg, &[alg.index() as u8 + 1; 64], &header, &claims.to_string()),
+            };
+            let cfg = config();
+            let v = verify(&token, ring, &cfg.jwt, &cfg.limits, now).map_err(|e| TestCaseError::fail(format!("{alg}: {e:?}")))?;
+            prop_assert_eq!(&*v.key.kid, kid.as_str());
+            prop_assert_eq!(v.claims.root().to_json().unwrap(), claims);
+            let (input, sig) = token.rsplit_once('.').unwrap();
+            let mut sig = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig).unwrap();
+            let i = bit.index(sig.len() * 8);
+            sig[i / 8] ^= 1 << (i % 8);
+            let flipped = format!("{input}.{}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &sig));
+            prop_assert!(verify(&flipped, ring, &cfg.jwt, &cfg.limits, now).is_err(), "{} accepted a flipped bit", alg);
+        }
+
+        /// Tokens minted by jsonwebtoken (its own JWS encoding) verify too.
+        #[test]
+        fn tokens_minted_by_jsonwebtoken_verify(which in 3usize..13, sub in "[a-z]{1,12}") {
+            let (keys, ring) = keys();
+            let (alg, kid, private) = &keys[which];
+            let (Some(private), Some(jalg)) = (private, alg.to_jsonwebtoken()) else { return Ok(()) };
+            let pem = private.to_pkcs8_pem();
+            let encoding = match alg.family() {
+                jwt_authz::keys::Family::Rsa => jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()),
+                jwt_authz::keys::Family::Ec(_) => jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()),
+                _ => jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()),
+            }
+            .unwrap();
+            let mut header = jsonwebtoken::Header::new(jalg);
+            header.kid = Some(kid.clone());
+            let now = 1_800_000_000u64;
+            let token = jsonwebtoken::encode(&header, &serde_json::json!({"sub": sub, "exp": now + 60}), &encoding).unwrap();
+            let cfg = config();
+            prop_assert!(verify(&token, ring, &cfg.jwt, &cfg.limits, now).is_ok(), "{}", alg);
+        }
+    }
+}

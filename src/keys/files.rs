@@ -64,7 +64,7 @@ pub fn decode(
 }
 
 /// One PEM public key file.
-fn decode_pem(
+pub(super) fn decode_pem(
     file: &super::DirFile,
     alg: Algorithm,
     source: &Arc<str>,

@@ -109,6 +109,19 @@ impl fmt::Debug for LoadedKey {
     }
 }
 
+/// The key of one PEM file named `path` (the fuzzers' entry to the PEM loader).
+pub fn parse_pem_key(bytes: &[u8], alg: Algorithm, path: &str) -> Result<LoadedKey, KeyError> {
+    let path = std::path::PathBuf::from(path);
+    let file = DirFile {
+        name: path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        path,
+        bytes: bytes.to_vec(),
+    };
+    files::decode_pem(&file, alg, &Arc::from("pem"))
+}
+
 /// Reads one source's keys (all-or-nothing within the source).
 pub fn load_source(source: &KeySource, limits: &Limits) -> Result<Vec<LoadedKey>, KeyError> {
     let dir_limits = DirLimits {

@@ -177,6 +177,22 @@ impl PublicKey {
         Self::rsa(key.modulus.as_bytes(), key.public_exponent.as_bytes())
     }
 
+    /// The RSA modulus' size in bits (`None` for other keys).
+    pub fn rsa_bits(&self) -> Option<usize> {
+        match &self.kind {
+            Kind::Rsa { n, .. } => Some(n.len() * 8 - n[0].leading_zeros() as usize),
+            _ => None,
+        }
+    }
+
+    /// The Ed25519 key's 32 bytes (`None` for other keys).
+    pub fn ed25519_bytes(&self) -> Option<[u8; 32]> {
+        match &self.kind {
+            Kind::Ed25519 { x } => Some(*x),
+            _ => None,
+        }
+    }
+
     /// The key family it can verify.
     pub fn family(&self) -> Family {
         match &self.kind {
@@ -189,10 +205,7 @@ impl PublicKey {
     /// `RSA 2048`, `EC P-256`, `Ed25519`.
     pub fn describe(&self) -> String {
         match &self.kind {
-            Kind::Rsa { n, .. } => {
-                let bits = n.len() * 8 - n[0].leading_zeros() as usize;
-                format!("RSA {bits}")
-            }
+            Kind::Rsa { .. } => format!("RSA {}", self.rsa_bits().unwrap_or(0)),
             Kind::Ec { curve, .. } => format!("EC {}", curve.name()),
             Kind::Ed25519 { .. } => "Ed25519".into(),
         }
