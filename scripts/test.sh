@@ -112,7 +112,7 @@ done
 "$TOOLS/helm4/helm" dependency build tests/fixtures/sidecar-consumer >/dev/null
 "$TOOLS/helm4/helm" template orders tests/fixtures/sidecar-consumer -n shop > "$render_dir/consumer.yaml"
 for k8s in 1.29.0 1.35.0; do
-  "$KV" -k "$k8s" --strict --quiet "$render_dir"/*.yaml deploy/kubernetes/jwt-authz.yaml deploy/kubernetes/namespace.yaml
+  "$KV" -k "$k8s" --strict --quiet "$render_dir"/*.yaml deploy/kubernetes/jwt-authz.yaml deploy/kubernetes/namespace.yaml deploy/keys/*-configmap.yaml
   echo "ok: Kubernetes $k8s"
 done
 node scripts/validate-crds.mjs "$render_dir"/*.yaml deploy/istio/*.yaml

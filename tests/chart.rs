@@ -439,3 +439,65 @@ fn a_sidecar_keeps_its_admin_listener_on_loopback_unless_scraped() {
         assert_eq!(config.listen.admin.to_string(), "0.0.0.0:9090");
     }
 }
+
+#[test]
+#[ignore = "needs Helm; scripts/test.sh runs it"]
+fn public_keys_from_a_configmap_load_as_the_deploy_examples_show() {
+    for (values, configmap, kids) in [
+        ("pem-values.yaml", "pem-configmap.yaml", vec!["idp-2026-11"]),
+        (
+            "jwks-values.yaml",
+            "jwks-configmap.yaml",
+            vec!["entra-2026-11", "keycloak-es256"],
+        ),
+    ] {
+        let values = root().join("deploy/keys").join(values);
+        for helm in helms() {
+            let args = ["-f", values.to_str().unwrap()];
+            let docs = render(&helm, &chart(), &args).unwrap();
+            let pod = &kind(&docs, "Deployment")[0]["spec"]["template"]["spec"];
+            let volume = pod["volumes"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == "jwt-authz-keys")
+                .unwrap();
+            assert!(volume["configMap"]["name"].is_string(), "{volume:?}");
+            assert!(kind(&docs, "Secret").is_empty());
+            // The rendered config, run against the example ConfigMap's files.
+            let cm = kind(&docs, "ConfigMap")
+                .into_iter()
+                .find(|c| c["data"]["config.yaml"].is_string())
+                .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let keys = dir.path().join("keys");
+            std::fs::create_dir(&keys).unwrap();
+            let example: Value = serde_yaml::from_str(
+                &std::fs::read_to_string(root().join("deploy/keys").join(configmap)).unwrap(),
+            )
+            .unwrap();
+            for (name, text) in example["data"].as_mapping().unwrap() {
+                std::fs::write(keys.join(name.as_str().unwrap()), text.as_str().unwrap()).unwrap();
+            }
+            let config = cm["data"]["config.yaml"]
+                .as_str()
+                .unwrap()
+                .replace("/etc/jwt-authz/keys", keys.to_str().unwrap());
+            std::fs::write(dir.path().join("config.yaml"), config).unwrap();
+            let out = Command::new(env!("CARGO_BIN_EXE_jwt-authz"))
+                .args(["validate", "--config"])
+                .arg(dir.path().join("config.yaml"))
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            for kid in &kids {
+                assert!(text.contains(kid), "{kid}: {text}");
+            }
+        }
+    }
+}

@@ -10,6 +10,8 @@ DUR = S(pattern=r"^([0-9]+(ms|s|m|h|d))+$", description="duration with units, e.
 STRMAP = {"type": "object", "additionalProperties": {"type": "string"}}
 ANYOBJ = {"type": "object"}
 LIST = {"type": "array"}
+ALGS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+        "ES256", "ES384", "ES512", "EdDSA"]
 
 
 def obj(props, required=(), additional=False, **kw):
@@ -45,6 +47,7 @@ config = obj({
         "issuers": {"type": "array", "items": S(minLength=1)},
         "audiences": {"type": "array", "items": S(minLength=1)},
         "leeway": DUR, "require_exp": B, "require_kid": B, "max_lifetime": {"oneOf": [DUR, {"type": "null"}]},
+        "cache": obj({"max_entries": I(minimum=0, maximum=1000000)}),
         "max_token_bytes": I(minimum=64, maximum=65536),
         "sources": {"type": "array", "minItems": 1, "items": source},
     }),
@@ -86,9 +89,10 @@ schema = {
         "nameOverride": S(), "fullnameOverride": S(),
         "replicaCount": I(minimum=0),
         "keys": obj({
-            "existingSecret": S(), "create": B, "values": STRMAP,
-            "format": {"enum": ["files", "jwks"]}, "encoding": {"enum": ["raw", "base64"]},
-            "algorithm": {"enum": ["HS256", "HS384", "HS512"]},
+            "existingSecret": S(), "existingConfigMap": S(), "create": B, "values": STRMAP,
+            "format": {"enum": ["files", "jwks"]}, "encoding": {"enum": ["raw", "base64", "pem"]},
+            "algorithm": {"enum": ALGS},
+            "jwksDefaultAlgorithm": {"enum": ["", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]},
             "mountPath": S(pattern="^/"), "defaultMode": I(minimum=0, maximum=511),
         }),
         "config": config,

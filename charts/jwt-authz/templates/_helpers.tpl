@@ -49,14 +49,30 @@ app.kubernetes.io/component: ext-authz
 {{- end }}
 {{- end }}
 
-{{/* Name of the key Secret; fails when none is configured. */}}
+{{/* Name of the key Secret; fails when none is configured (and no ConfigMap either). */}}
 {{- define "jwt-authz.keySecretName" -}}
 {{- if .Values.keys.create }}
 {{- printf "%s-keys" (include "jwt-authz.fullname" .) }}
 {{- else if .Values.keys.existingSecret }}
 {{- .Values.keys.existingSecret }}
 {{- else }}
-{{- fail "set keys.existingSecret to the Secret holding your keys (or keys.create=true with keys.values, for development only)" }}
+{{- fail "set keys.existingSecret to the Secret holding your keys, keys.existingConfigMap to a ConfigMap of public keys (encoding: pem or format: jwks), or keys.create=true with keys.values for development only" }}
+{{- end }}
+{{- end }}
+
+{{/* The key volume's source: a ConfigMap of public keys, or the key Secret. */}}
+{{- define "jwt-authz.keyVolumeSource" -}}
+{{- if .Values.keys.existingConfigMap }}
+{{- if and (eq .Values.keys.format "files") (ne .Values.keys.encoding "pem") }}
+{{- fail "keys.existingConfigMap holds public keys: use keys.encoding: pem or keys.format: jwks (HMAC secrets belong in a Secret)" }}
+{{- end }}
+configMap:
+  name: {{ .Values.keys.existingConfigMap }}
+  defaultMode: {{ .Values.keys.defaultMode }}
+{{- else }}
+secret:
+  secretName: {{ include "jwt-authz.keySecretName" . }}
+  defaultMode: {{ .Values.keys.defaultMode }}
 {{- end }}
 {{- end }}
 
@@ -98,6 +114,8 @@ loopback and the probes are exec probes. */}}
 {{- if eq .Values.keys.format "files" }}
 {{- $_ := set $keys "encoding" .Values.keys.encoding }}
 {{- $_ := set $keys "algorithm" .Values.keys.algorithm }}
+{{- else if .Values.keys.jwksDefaultAlgorithm }}
+{{- $_ := set $keys "algorithm" .Values.keys.jwksDefaultAlgorithm }}
 {{- end }}
 {{- $listen := dict "grpc" (include "jwt-authz.grpcAddr" .) "admin" (include "jwt-authz.adminAddr" .) }}
 {{- $file := merge (dict "listen" $listen "keys" (list $keys)) (deepCopy .Values.config) }}

@@ -72,9 +72,7 @@ and `.Chart.Name`. From a parent chart that depends on jwt-authz:
 {{/* The volumes the jwt-authz container mounts (directories, never subPath: they hot-reload). */}}
 {{- define "jwt-authz.sidecarVolumes" -}}
 - name: jwt-authz-keys
-  secret:
-    secretName: {{ include "jwt-authz.keySecretName" . }}
-    defaultMode: {{ .Values.keys.defaultMode }}
+  {{- include "jwt-authz.keyVolumeSource" . | trim | nindent 2 }}
 - name: jwt-authz-config
   configMap:
     name: {{ include "jwt-authz.configName" . }}
