@@ -170,7 +170,6 @@ mod public_keys {
         static K: OnceLock<(Vec<(Algorithm, String, Option<PrivateKey>)>, KeyRing)> =
             OnceLock::new();
         K.get_or_init(|| {
-            let rsa = || rsa_key();
             let mut keys = Vec::new();
             let mut loaded = Vec::new();
             for alg in Algorithm::ALL {
@@ -181,7 +180,7 @@ mod public_keys {
                     Algorithm::ES384 => Some(ec_key(Curve::P384)),
                     Algorithm::ES512 => Some(ec_key(Curve::P521)),
                     Algorithm::EdDSA => Some(ed25519_key()),
-                    _ => Some(rsa()),
+                    _ => Some(rsa_key()),
                 };
                 loaded.push(match &private {
                     None => LoadedKey::hmac(&kid, alg, &[alg.index() as u8 + 1; 64], "p"),
