@@ -165,10 +165,12 @@ mod public_keys {
     use jwt_authz::testing::{ec_key, ed25519_key, rsa_key, sign_compact, sign_with};
     use proptest::prelude::*;
 
-    /// One key per algorithm, generated once: (alg, kid, private key or HMAC secret).
-    fn keys() -> &'static (Vec<(Algorithm, String, Option<PrivateKey>)>, KeyRing) {
-        static K: OnceLock<(Vec<(Algorithm, String, Option<PrivateKey>)>, KeyRing)> =
-            OnceLock::new();
+    /// Every algorithm's (alg, kid, private key; `None` for HMAC) and the ring holding them.
+    type Keys = (Vec<(Algorithm, String, Option<PrivateKey>)>, KeyRing);
+
+    /// One key per algorithm, generated once.
+    fn keys() -> &'static Keys {
+        static K: OnceLock<Keys> = OnceLock::new();
         K.get_or_init(|| {
             let mut keys = Vec::new();
             let mut loaded = Vec::new();
