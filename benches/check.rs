@@ -1,6 +1,7 @@
 //! The policy decision with 50 rules, and the full in-process Check: CheckRequest struct →
 //! CheckResponse (metrics and response building included), with and without protobuf
-//! decoding/encoding.
+//! decoding/encoding, with the verified-token cache off (every Check verifies) and on (the
+//! same token again: a hit), for HS256 and the public-key algorithms.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -8,10 +9,14 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use envoy_types::pb::envoy::service::auth::v3::CheckRequest;
 use jwt_authz::authz::{decide, unix_now, AuthzService};
+use jwt_authz::keys::{Algorithm, KeyRing};
 use jwt_authz::request::RequestView;
 use jwt_authz::state::State;
 use jwt_authz::telemetry::Metrics;
-use jwt_authz::testing::{bench_config, bench_keyring, bench_token, envoy_like_request};
+use jwt_authz::testing::{
+    bench_config, bench_keyring, bench_public_keys, bench_token, bench_token_signed,
+    envoy_like_request,
+};
 use prost::Message;
 
 fn policy(c: &mut Criterion) {
@@ -39,12 +44,16 @@ fn policy(c: &mut Criterion) {
     });
 }
 
+/// The bench policy's Check service over `ring`, with a verified-token cache of `cache`
+/// entries (0: off).
+fn service(ring: Arc<KeyRing>, cache: usize) -> AuthzService {
+    let mut config = bench_config(50);
+    config.jwt.cache_max_entries = cache;
+    AuthzService::new(State::new(Arc::new(config), ring, Metrics::new()))
+}
+
 fn full_check(c: &mut Criterion) {
-    let service = AuthzService::new(State::new(
-        Arc::new(bench_config(50)),
-        Arc::new(bench_keyring(5)),
-        Metrics::new(),
-    ));
+    let service = service(Arc::new(bench_keyring(5)), 0);
     let allowed = envoy_like_request(Some(&bench_token(unix_now())));
     let missing = envoy_like_request(None);
     let mut g = c.benchmark_group("check");
@@ -74,5 +83,38 @@ fn full_check(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, policy, full_check);
+/// The same allow with the cache on: every iteration after the first is a hit (the issue's
+/// bound: a hit costs ≤ the HS256 full Check + 1 µs), and each public-key algorithm's allow
+/// with the cache off (a full verification) and on.
+fn cached_check(c: &mut Criterion) {
+    let mut g = c.benchmark_group("check");
+    let hs = service(Arc::new(bench_keyring(5)), 4096);
+    let allowed = envoy_like_request(Some(&bench_token(unix_now())));
+    g.bench_function("allow_cache_hit", |b| {
+        b.iter(|| hs.answer(black_box(&allowed)).unwrap())
+    });
+    let bench = bench_public_keys();
+    let ring = Arc::new(bench.ring);
+    for (alg, key) in &bench.keys {
+        if !matches!(alg, Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA) {
+            continue;
+        }
+        let req = envoy_like_request(Some(&bench_token_signed(key, *alg, alg.name(), unix_now())));
+        let name = alg.name().to_ascii_lowercase();
+        for (cache, label) in [(0, "cache_off"), (4096, "cache_hit")] {
+            let svc = service(Arc::clone(&ring), cache);
+            assert!(svc
+                .answer(&req)
+                .unwrap()
+                .status
+                .is_some_and(|s| s.code == 0));
+            g.bench_function(format!("{name}_allow_{label}"), |b| {
+                b.iter(|| svc.answer(black_box(&req)).unwrap())
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, policy, full_check, cached_check);
 criterion_main!(benches);

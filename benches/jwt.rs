@@ -6,8 +6,12 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion};
 use jwt_authz::config::Config;
 use jwt_authz::keys::Algorithm;
+use jwt_authz::keys::PrivateKey;
 use jwt_authz::request::RequestView;
-use jwt_authz::testing::{bench_keyring, bench_token, envoy_like_request, sign_compact};
+use jwt_authz::testing::{
+    bench_keyring, bench_public_keys, bench_token, bench_token_signed, envoy_like_request,
+    sign_compact,
+};
 
 const NOW: u64 = 1_800_000_000;
 
@@ -90,6 +94,81 @@ fn verification(c: &mut Criterion) {
     g.finish();
 }
 
+/// Each public-key algorithm: our `verify` of a typical token (base64url, header, claims,
+/// checks, signature) against aws-lc-rs verifying the same signature over the same input with
+/// a key it parsed once, in the same run. The bound: ours ≤ 1.15× the bare verify.
+fn public_keys(c: &mut Criterion) {
+    use aws_lc_rs::signature::{self as sig, KeyPair, ParsedPublicKey, VerificationAlgorithm};
+    let cfg = config();
+    let bench = bench_public_keys();
+    let mut g = c.benchmark_group("public");
+    for (alg, key) in &bench.keys {
+        let t = bench_token_signed(key, *alg, alg.name(), NOW - 600);
+        let name = alg.name().to_ascii_lowercase();
+        g.bench_function(format!("{name}_verify"), |b| {
+            b.iter(|| {
+                jwt_authz::jwt::verify(black_box(&t), &bench.ring, &cfg.jwt, &cfg.limits, NOW)
+                    .unwrap()
+            })
+        });
+        let (input, signature) = t.rsplit_once('.').unwrap();
+        let signature =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, signature)
+                .unwrap();
+        let (algorithm, bytes): (&'static dyn VerificationAlgorithm, Vec<u8>) =
+            match (alg, key.as_ref()) {
+                (Algorithm::RS256, PrivateKey::Rsa(k)) => (
+                    &sig::RSA_PKCS1_2048_8192_SHA256,
+                    k.public_key().as_ref().to_vec(),
+                ),
+                (Algorithm::RS384, PrivateKey::Rsa(k)) => (
+                    &sig::RSA_PKCS1_2048_8192_SHA384,
+                    k.public_key().as_ref().to_vec(),
+                ),
+                (Algorithm::RS512, PrivateKey::Rsa(k)) => (
+                    &sig::RSA_PKCS1_2048_8192_SHA512,
+                    k.public_key().as_ref().to_vec(),
+                ),
+                (Algorithm::PS256, PrivateKey::Rsa(k)) => (
+                    &sig::RSA_PSS_2048_8192_SHA256,
+                    k.public_key().as_ref().to_vec(),
+                ),
+                (Algorithm::PS384, PrivateKey::Rsa(k)) => (
+                    &sig::RSA_PSS_2048_8192_SHA384,
+                    k.public_key().as_ref().to_vec(),
+                ),
+                (Algorithm::PS512, PrivateKey::Rsa(k)) => (
+                    &sig::RSA_PSS_2048_8192_SHA512,
+                    k.public_key().as_ref().to_vec(),
+                ),
+                (Algorithm::ES256, PrivateKey::Ec(_, k)) => (
+                    &sig::ECDSA_P256_SHA256_FIXED,
+                    k.public_key().as_ref().to_vec(),
+                ),
+                (Algorithm::ES384, PrivateKey::Ec(_, k)) => (
+                    &sig::ECDSA_P384_SHA384_FIXED,
+                    k.public_key().as_ref().to_vec(),
+                ),
+                (Algorithm::ES512, PrivateKey::Ec(_, k)) => (
+                    &sig::ECDSA_P521_SHA512_FIXED,
+                    k.public_key().as_ref().to_vec(),
+                ),
+                (Algorithm::EdDSA, PrivateKey::Ed25519(k)) => {
+                    (&sig::ED25519, k.public_key().as_ref().to_vec())
+                }
+                other => unreachable!("bench key for {other:?}"),
+            };
+        let bare = ParsedPublicKey::new(algorithm, bytes).unwrap();
+        g.bench_function(format!("{name}_aws_lc_bare"), |b| {
+            b.iter(|| {
+                bare.verify_sig(black_box(input.as_bytes()), &signature)
+                    .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
 fn extraction(c: &mut Criterion) {
     let cfg = config();
     let req = envoy_like_request(Some(&bench_token(NOW)));
@@ -101,5 +180,5 @@ fn extraction(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, verification, extraction);
+criterion_group!(benches, verification, public_keys, extraction);
 criterion_main!(benches);

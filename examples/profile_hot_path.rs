@@ -1,18 +1,40 @@
 //! Runs one hot-path operation N times, for instruction counts under callgrind (repeatable on a
 //! noisy machine, unlike wall time):
 //!   valgrind --tool=callgrind target/release/examples/profile_hot_path check 20000
-//! Operations: verify (HS256, typical token), decide (50 rules), check (full in-process Check
-//! on prost messages), bytes (the server's path: protobuf bytes in and out), extract. Prints nothing: divide callgrind's total by N, after
-//! subtracting a run with N=0 (setup cost).
+//! Operations: verify (HS256, typical token), verify_rs256 (the same claims, RS256, a fixed
+//! 2048-bit key from benches/fixtures), decide (50 rules), check (full in-process Check on
+//! prost messages, verified-token cache off), hit (the same Check with the cache on: a cache
+//! hit), bytes (the server's path: protobuf bytes in and out, cache off), extract. Prints
+//! nothing: divide callgrind's total by N, after subtracting a run with N=0 (setup cost).
 
 use std::hint::black_box;
 use std::sync::Arc;
 
 use jwt_authz::authz::{decide, AuthzService};
+use jwt_authz::keys::{parse_pem_key, Algorithm, KeyRing};
 use jwt_authz::request::RequestView;
 use jwt_authz::state::State;
 use jwt_authz::telemetry::Metrics;
-use jwt_authz::testing::{bench_config, bench_keyring, bench_token, envoy_like_request};
+use jwt_authz::testing::{
+    bench_claims, bench_config, bench_keyring, bench_token, envoy_like_request,
+};
+
+/// An RS256 token over `bench_claims(1_800_000_000)` and its public key (benches/fixtures/make.sh).
+const RS256_TOKEN: &str = include_str!("../benches/fixtures/rs256-token.txt");
+const RS256_PEM: &[u8] = include_bytes!("../benches/fixtures/rs256-public.pem");
+/// Inside the fixed token's lifetime.
+const RS256_NOW: u64 = 1_800_000_100;
+
+/// The bench policy's service over the bench keys, with a cache of `cache` entries (0: off).
+fn service(cache: usize) -> AuthzService {
+    let mut config = bench_config(50);
+    config.jwt.cache_max_entries = cache;
+    AuthzService::new(State::new(
+        Arc::new(config),
+        Arc::new(bench_keyring(5)),
+        Metrics::new(),
+    ))
+}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -21,18 +43,42 @@ fn main() {
     let now = jwt_authz::authz::unix_now();
     let token = bench_token(now);
     let req = envoy_like_request(Some(&token));
-    let service = AuthzService::new(State::new(
-        Arc::new(bench_config(50)),
-        Arc::new(bench_keyring(5)),
-        Metrics::new(),
-    ));
+    let uncached = service(0);
+    let cached = service(4096);
     let snap = (bench_config(50), bench_keyring(5));
-    assert!(
-        service
-            .answer(&req)
-            .is_ok_and(|r| r.status.is_some_and(|s| s.code == 0)),
-        "the profiled Check must be an allow"
+    for service in [&uncached, &cached] {
+        assert!(
+            service
+                .answer(&req)
+                .is_ok_and(|r| r.status.is_some_and(|s| s.code == 0)),
+            "the profiled Check must be an allow"
+        );
+    }
+    let rs256_token = RS256_TOKEN.trim();
+    let rs256_ring = KeyRing::build(vec![parse_pem_key(
+        RS256_PEM,
+        Algorithm::RS256,
+        "RS256.pem",
+    )
+    .expect("the fixture key")])
+    .expect("one key");
+    let payload = rs256_token.split('.').nth(1).expect("a compact JWS");
+    assert_eq!(
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .expect("base64url"),
+        bench_claims(1_800_000_000).as_bytes(),
+        "benches/fixtures/rs256-token.txt carries the bench claims"
     );
+    let rs256 = || {
+        jwt_authz::jwt::verify(
+            rs256_token,
+            &rs256_ring,
+            &snap.0.jwt,
+            &snap.0.limits,
+            RS256_NOW,
+        )
+    };
+    assert!(rs256().is_ok(), "the RS256 fixture verifies");
     let bytes = prost::Message::encode_to_vec(&req);
     let mut out = Vec::with_capacity(512);
     for _ in 0..n {
@@ -49,6 +95,9 @@ fn main() {
                     .is_ok(),
                 );
             }
+            "verify_rs256" => {
+                black_box(rs256().is_ok());
+            }
             "extract" => {
                 let view = RequestView::new(black_box(&req));
                 black_box(jwt_authz::jwt::extract(&view, &snap.0.jwt.sources, 16384).is_ok());
@@ -59,10 +108,13 @@ fn main() {
             }
             "bytes" => {
                 out.clear();
-                black_box(service.answer_bytes(black_box(&bytes), &mut out).is_ok());
+                black_box(uncached.answer_bytes(black_box(&bytes), &mut out).is_ok());
+            }
+            "hit" => {
+                black_box(cached.answer(black_box(&req)).is_ok());
             }
             _ => {
-                black_box(service.answer(black_box(&req)).is_ok());
+                black_box(uncached.answer(black_box(&req)).is_ok());
             }
         }
     }

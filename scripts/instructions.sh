@@ -17,7 +17,7 @@ count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "
 n=2000
 failed=0
 results=""
-for op in extract verify decide check bytes; do
+for op in extract verify verify_rs256 decide check hit bytes; do
   base=$(count "$op" 0); total=$(count "$op" "$n")
   per=$(( (total - base) / n ))
   results+="$op $per"$'\n'
@@ -26,9 +26,9 @@ for op in extract verify decide check bytes; do
     [ -n "$limit" ] || { echo "no baseline for $op in $baseline"; exit 1; }
     verdict=ok
     if [ $(( per * 100 )) -gt $(( limit * 110 )) ]; then verdict="REGRESSION (> +10%)"; failed=1; fi
-    printf '%-8s %8d instructions/op (baseline %d) %s\n' "$op" "$per" "$limit" "$verdict"
+    printf '%-12s %8d instructions/op (baseline %d) %s\n' "$op" "$per" "$limit" "$verdict"
   else
-    printf '%-8s %8d instructions/op\n' "$op" "$per"
+    printf '%-12s %8d instructions/op\n' "$op" "$per"
   fi
 done
 if [ "$mode" = --update ]; then

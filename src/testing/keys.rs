@@ -6,7 +6,7 @@ use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use crate::keys::{Algorithm, Curve, PrivateKey};
+use crate::keys::{Algorithm, Curve, KeyRing, LoadedKey, PrivateKey};
 
 /// A fresh RSA key pair of 2048 bits.
 pub fn rsa_key() -> PrivateKey {
@@ -59,6 +59,54 @@ pub fn sign_with(
         .sign(alg, input.as_bytes())
         .expect("the key fits the algorithm");
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// The claims of [`super::bench_token`] signed by `key` with `alg`, header `kid` = `kid`.
+pub fn bench_token_signed(key: &PrivateKey, alg: Algorithm, kid: &str, iat: u64) -> String {
+    let header = format!(r#"{{"alg":"{}","typ":"JWT","kid":"{kid}"}}"#, alg.name());
+    sign_with(key, alg, &header, &super::bench_claims(iat))
+}
+
+/// Keys for the public-key benches: one RSA key (for RS* and PS*), one per EC curve, one
+/// Ed25519 key, generated fresh.
+pub struct PublicBench {
+    /// Each public-key algorithm with the private key that signs for it; in the ring its kid
+    /// is the algorithm's name (`RS256`, ..., `EdDSA`).
+    pub keys: Vec<(Algorithm, std::sync::Arc<PrivateKey>)>,
+    /// These public keys beside [`super::bench_keyring`]`(5)`'s HMAC keys.
+    pub ring: KeyRing,
+}
+
+/// Generates the keys of [`PublicBench`].
+pub fn bench_public_keys() -> PublicBench {
+    use std::sync::Arc;
+    let rsa = Arc::new(rsa_key());
+    let p256 = Arc::new(ec_key(Curve::P256));
+    let p384 = Arc::new(ec_key(Curve::P384));
+    let p521 = Arc::new(ec_key(Curve::P521));
+    let ed = Arc::new(ed25519_key());
+    let keys: Vec<(Algorithm, Arc<PrivateKey>)> = Algorithm::ALL
+        .into_iter()
+        .filter_map(|alg| {
+            let key = match alg {
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => return None,
+                Algorithm::ES256 => &p256,
+                Algorithm::ES384 => &p384,
+                Algorithm::ES512 => &p521,
+                Algorithm::EdDSA => &ed,
+                _ => &rsa,
+            };
+            Some((alg, Arc::clone(key)))
+        })
+        .collect();
+    let mut loaded: Vec<LoadedKey> = super::bench_hmac_keys(5);
+    for (alg, key) in &keys {
+        loaded.push(LoadedKey::public(alg.name(), *alg, key.public(), "bench"));
+    }
+    PublicBench {
+        keys,
+        ring: KeyRing::build(loaded).expect("distinct kids"),
+    }
 }
 
 impl PrivateKey {

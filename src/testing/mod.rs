@@ -5,7 +5,10 @@
 mod keys;
 mod oracles;
 
-pub use keys::{ec_key, ed25519_key, jwk, rsa_key, sign_with};
+pub use keys::{
+    bench_public_keys, bench_token_signed, ec_key, ed25519_key, jwk, rsa_key, sign_with,
+    PublicBench,
+};
 
 pub use oracles::{check_normalization, jsonwebtoken_reasons, ClaimRules};
 
@@ -120,6 +123,11 @@ pub fn sign_compact(
 /// A key ring of `count` HS256 keys (`k0`, `k1`, ...) plus one HS384 and one HS512 key, for
 /// benches and fuzzers. Key `kN` is `[N + 1; 32]`; `k384` is `[0x38; 48]`, `k512` `[0x51; 64]`.
 pub fn bench_keyring(count: usize) -> crate::keys::KeyRing {
+    crate::keys::KeyRing::build(bench_hmac_keys(count)).expect("distinct kids")
+}
+
+/// The keys of [`bench_keyring`], unbuilt.
+pub fn bench_hmac_keys(count: usize) -> Vec<crate::keys::LoadedKey> {
     use crate::keys::{Algorithm, LoadedKey};
     let key = |kid: String, alg, secret: Vec<u8>| LoadedKey::hmac(&kid, alg, &secret, "bench");
     let mut keys: Vec<LoadedKey> = (0..count)
@@ -127,22 +135,26 @@ pub fn bench_keyring(count: usize) -> crate::keys::KeyRing {
         .collect();
     keys.push(key("k384".into(), Algorithm::HS384, vec![0x38; 48]));
     keys.push(key("k512".into(), Algorithm::HS512, vec![0x51; 64]));
-    crate::keys::KeyRing::build(keys).expect("distinct kids")
+    keys
 }
 
 /// A typical access token for benches and profiling: HS256, kid `k0` of [`bench_keyring`],
 /// about 230 bytes of claims (issuer, subject, audience, scopes, roles, tenant), valid from
 /// `iat` for ten minutes.
 pub fn bench_token(iat: u64) -> String {
-    let claims = format!(
-        r#"{{"iss":"https://issuer.example.com","sub":"3f1c2a9e-7b1d-4c55-9a0e-2d4f6b8c1e7a","aud":"orders-api","exp":{},"iat":{iat},"scope":"orders:read orders:write profile","realm_access":{{"roles":["user","admin"]}},"tenant":"acme"}}"#,
-        iat + 600
-    );
     sign_compact(
         crate::keys::Algorithm::HS256,
         &[1u8; 32],
         r#"{"alg":"HS256","typ":"JWT","kid":"k0"}"#,
-        &claims,
+        &bench_claims(iat),
+    )
+}
+
+/// The claims of [`bench_token`] as JSON.
+pub fn bench_claims(iat: u64) -> String {
+    format!(
+        r#"{{"iss":"https://issuer.example.com","sub":"3f1c2a9e-7b1d-4c55-9a0e-2d4f6b8c1e7a","aud":"orders-api","exp":{},"iat":{iat},"scope":"orders:read orders:write profile","realm_access":{{"roles":["user","admin"]}},"tenant":"acme"}}"#,
+        iat + 600
     )
 }
 
