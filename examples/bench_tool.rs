@@ -1,5 +1,9 @@
 //! Helpers for `scripts/bench.sh`:
-//!   bench_tool fixtures DIR                 config, key, and pre-framed gRPC bodies (allow/deny)
+//!   bench_tool fixtures DIR                 configs (config.yaml: cache on; config-nocache.yaml:
+//!                                           `jwt.cache.max_entries: 0`), an HS256 key, RS256 and
+//!                                           ES256 public keys, and pre-framed gRPC bodies
+//!                                           (allow.grpc HS256, allow-rs256.grpc, allow-es256.grpc,
+//!                                           deny.grpc: no token)
 //!   bench_tool verify ADDR DIR [--noop]     check a server answers the bodies correctly
 //!   bench_tool upstream ADDR                a minimal HTTP/1.1 upstream for the Envoy runs
 //!   bench_tool envoy-configs DIR AUTHZ UPSTREAM [NOOP]
@@ -11,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
 use envoy_types::pb::envoy::service::auth::v3::CheckRequest;
-use jwt_authz::keys::Algorithm;
-use jwt_authz::testing::{envoy_like_request, sign_compact};
+use jwt_authz::keys::{Algorithm, Curve};
+use jwt_authz::testing::{ec_key, envoy_like_request, rsa_key, sign_compact, sign_with};
 use prost::Message;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -59,10 +63,16 @@ fn framed(req: &CheckRequest) -> Vec<u8> {
 }
 
 fn fixtures(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir.join("keys"))?;
+    for sub in ["keys", "rsa", "ec"] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
     std::fs::write(dir.join("keys/bench-2026-11"), KEY)?;
+    let rsa = rsa_key();
+    let ec = ec_key(Curve::P256);
+    std::fs::write(dir.join("rsa/rsa-2026-11.pem"), rsa.to_public_pem())?;
+    std::fs::write(dir.join("ec/ec-2026-11.pem"), ec.to_public_pem())?;
     let mut config = String::from(
-        "keys: [{ dir: keys, algorithm: HS256 }]\njwt:\n  issuers: ['https://issuer.example.com']\n  audiences: [orders-api]\nrules:\n  - { name: health, match: { path_prefix: /healthz }, public: true }\n",
+        "keys:\n  - { dir: keys, algorithm: HS256 }\n  - { dir: rsa, encoding: pem, algorithm: RS256 }\n  - { dir: ec, encoding: pem, algorithm: ES256 }\njwt:\n  issuers: ['https://issuer.example.com']\n  audiences: [orders-api]\nrules:\n  - { name: health, match: { path_prefix: /healthz }, public: true }\n",
     );
     for i in 0..8 {
         config.push_str(&format!(
@@ -70,7 +80,11 @@ fn fixtures(dir: &Path) -> Result<()> {
         ));
     }
     config.push_str("  - { name: orders, match: { path_prefix: /orders }, require: { scopes: ['orders:read'] } }\ndefault: deny\nforward:\n  claims_to_headers: { x-jwt-sub: sub, x-jwt-tenant: tenant }\n");
-    std::fs::write(dir.join("config.yaml"), config)?;
+    std::fs::write(dir.join("config.yaml"), &config)?;
+    std::fs::write(
+        dir.join("config-nocache.yaml"),
+        config.replace("jwt:\n", "jwt:\n  cache: { max_entries: 0 }\n"),
+    )?;
     let now = jwt_authz::authz::unix_now();
     let claims = format!(
         r#"{{"iss":"https://issuer.example.com","sub":"3f1c2a9e-7b1d-4c55-9a0e-2d4f6b8c1e7a","aud":"orders-api","exp":{},"iat":{now},"scope":"orders:read orders:write profile","tenant":"acme"}}"#,
@@ -87,13 +101,26 @@ fn fixtures(dir: &Path) -> Result<()> {
         dir.join("allow.grpc"),
         framed(&envoy_like_request(Some(&token))),
     )?;
+    for (file, key, alg, kid) in [
+        ("allow-rs256.grpc", &rsa, Algorithm::RS256, "rsa-2026-11"),
+        ("allow-es256.grpc", &ec, Algorithm::ES256, "ec-2026-11"),
+    ] {
+        let header = format!(r#"{{"alg":"{}","typ":"JWT","kid":"{kid}"}}"#, alg.name());
+        let token = sign_with(key, alg, &header, &claims);
+        std::fs::write(dir.join(file), framed(&envoy_like_request(Some(&token))))?;
+    }
     std::fs::write(dir.join("deny.grpc"), framed(&envoy_like_request(None)))?;
     Ok(())
 }
 
 async fn verify(addr: &str, dir: &Path, noop: bool) -> Result<()> {
     let mut client = AuthorizationClient::connect(format!("http://{addr}")).await?;
-    for (file, expected) in [("allow.grpc", 0), ("deny.grpc", if noop { 0 } else { 16 })] {
+    for (file, expected) in [
+        ("allow.grpc", 0),
+        ("allow-rs256.grpc", 0),
+        ("allow-es256.grpc", 0),
+        ("deny.grpc", if noop { 0 } else { 16 }),
+    ] {
         let bytes = std::fs::read(dir.join(file))?;
         let req = CheckRequest::decode(&bytes[5..])?;
         let code = client

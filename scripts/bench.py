@@ -90,7 +90,10 @@ def main():
     subprocess.run([f"{REL}/examples/bench_tool", "fixtures", tmp], check=True)
     # noop: the generated (prost) server, the baseline of the targets. noop-raw: jwt-authz's own
     # raw-bytes protocol path answering without reading the request, to isolate jwt-authz's work.
-    ports = {"noop": free_port(), "noop-raw": free_port(), "jwt-authz": free_port()}
+    # jwt-authz runs twice: with the verified-token cache (the default; a repeated token is a
+    # hit) and without it (every Check verifies the signature).
+    ports = {"noop": free_port(), "noop-raw": free_port(), "jwt-authz": free_port(),
+             "jwt-authz-nocache": free_port()}
     servers = {
         "noop": start([f"{REL}/examples/noop_server", f"127.0.0.1:{ports['noop']}"], ports["noop"]),
         "noop-raw": start([f"{REL}/examples/noop_server", f"127.0.0.1:{ports['noop-raw']}", "--raw"],
@@ -98,16 +101,25 @@ def main():
         "jwt-authz": start([f"{REL}/jwt-authz", "--log-level", "warn", "serve", "--config", f"{tmp}/config.yaml",
                             "--grpc-addr", f"127.0.0.1:{ports['jwt-authz']}", "--admin-addr", "127.0.0.1:0"],
                            ports["jwt-authz"]),
+        "jwt-authz-nocache": start([f"{REL}/jwt-authz", "--log-level", "warn", "serve", "--config",
+                                    f"{tmp}/config-nocache.yaml", "--grpc-addr",
+                                    f"127.0.0.1:{ports['jwt-authz-nocache']}", "--admin-addr", "127.0.0.1:0"],
+                                   ports["jwt-authz-nocache"]),
     }
     for name, port in ports.items():
         subprocess.run([f"{REL}/examples/bench_tool", "verify", f"127.0.0.1:{port}", tmp]
                        + (["--noop"] if name.startswith("noop") else []), check=True)
     shapes = [(1, 1, 4000 if quick else 20000), (4, 64, 40000 if quick else 300000), (16, 100, 40000 if quick else 300000)]
+    # allow: HS256; allow-rs256 / allow-es256: the same claims signed with public keys (fewer
+    # shapes and requests: without the cache an ES256 Check costs ~60 µs of CPU).
+    scenarios = {"allow": shapes, "deny": shapes,
+                 "allow-rs256": [(1, 1, 4000 if quick else 10000), (4, 64, 20000 if quick else 100000)],
+                 "allow-es256": [(1, 1, 4000 if quick else 10000), (4, 64, 20000 if quick else 100000)]}
     rounds = 1 if quick else 2
     results = {}
-    for scenario in ["allow", "deny"]:
+    for scenario, scenario_shapes in scenarios.items():
         body = os.path.join(tmp, f"{scenario}.grpc")
-        for conns, streams, n in shapes:
+        for conns, streams, n in scenario_shapes:
             for name, port in ports.items():  # warm-up
                 grpc_load(port, body, conns, streams, max(n // 10, 1000), logs)
             for r in range(rounds):
@@ -122,8 +134,8 @@ def main():
 
     lines = ["| request | conns x streams | server | Checks/s | ratio to no-op | mean µs | p50 µs | p99 µs | CPU µs/Check | CPU Δ vs no-op | ratio / CPU Δ vs no-op-raw |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for scenario in ["allow", "deny"]:
-        for conns, streams, _ in shapes:
+    for scenario, scenario_shapes in scenarios.items():
+        for conns, streams, _ in scenario_shapes:
             agg = {}
             for name in ports:
                 runs = results[(scenario, conns, streams, name)]
@@ -138,12 +150,12 @@ def main():
                 g, b, raw = agg[name], agg["noop"], agg["noop-raw"]
                 ratio = f"{g['rps'] / b['rps']:.2f}" if name != "noop" else "1.00"
                 delta = f"{g['cpu'] - b['cpu']:+.1f}" if name != "noop" else ""
-                vs_raw = f"{g['rps'] / raw['rps']:.2f} / {g['cpu'] - raw['cpu']:+.1f}" if name == "jwt-authz" else ""
+                vs_raw = f"{g['rps'] / raw['rps']:.2f} / {g['cpu'] - raw['cpu']:+.1f}" if name.startswith("jwt-authz") else ""
                 lines.append(f"| {scenario} | {conns} x {streams} | {name} | {g['rps']:,.0f} | {ratio} | {g['mean']:.0f} | "
                              f"{g['p50']:.0f} | {g['p99']:.0f} | {g['cpu']:.1f} | {delta} | {vs_raw} |")
     lines.append("")
-    lines.append(f"Peak RSS over all runs: jwt-authz {rss['jwt-authz']:.1f} MiB, no-op {rss['noop']:.1f} MiB, "
-                 f"no-op-raw {rss['noop-raw']:.1f} MiB.")
+    lines.append(f"Peak RSS over all runs: jwt-authz {rss['jwt-authz']:.1f} MiB (without the cache "
+                 f"{rss['jwt-authz-nocache']:.1f} MiB), no-op {rss['noop']:.1f} MiB, no-op-raw {rss['noop-raw']:.1f} MiB.")
 
     # Envoy with and without the ext_authz filter, in front of a minimal upstream.
     up = free_port()
