@@ -122,11 +122,16 @@ fn validate(config: &Config) -> Result<ExitCode, CommandError> {
     }
     say!(
         out,
-        "{}: OK ({} keys, {} rules)",
+        "{}: OK ({}, {})",
         config.path.display(),
-        ring.len(),
-        config.policy.rules.len()
+        counted(ring.len(), "key"),
+        counted(config.policy.rules.len(), "rule")
     );
     out.emit()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `1 key`, `2 keys`.
+fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

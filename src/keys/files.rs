@@ -82,7 +82,7 @@ pub(super) fn decode_pem(
     let (key, warnings) = pem::parse(&file.bytes).map_err(bad)?;
     if key.family() != alg.family() {
         return Err(bad(format!(
-            "a {} key cannot verify {alg} (keys[].algorithm must fit the key)",
+            "this {} key cannot verify {alg} (keys[].algorithm must fit the key)",
             key.describe()
         )));
     }

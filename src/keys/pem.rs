@@ -2,6 +2,11 @@
 //! PKCS#1 `RSA PUBLIC KEY`, or an X.509 `CERTIFICATE` (its public key; the certificate's dates
 //! and issuer are not checked: it is only a container). A file holding a private key is
 //! refused with a message that says so, whatever else it holds.
+//!
+//! pem-rfc7468 reads the block; it requires RFC 7468's 64-character lines, while Keycloak's
+//! admin console and a JWK's `x5c` give the base64 body as one line, which users wrap in
+//! BEGIN/END lines by hand. Such a body (and only a base64 defect) is read again here with the
+//! line breaks removed, strictly canonical base64 otherwise, with a warning.
 
 use der::Decode;
 
@@ -46,8 +51,18 @@ pub fn parse(bytes: &[u8]) -> Result<(PublicKey, Vec<String>), String> {
         .find(&end_marker)
         .map(|e| begin + e + end_marker.len())
         .ok_or_else(|| format!("the {first} block has no END line"))?;
-    let (label, der) = pem_rfc7468::decode_vec(&text.as_bytes()[begin..end])
-        .map_err(|e| format!("invalid PEM: {e}"))?;
+    let block = &text[begin..end];
+    let (label, der) = match pem_rfc7468::decode_vec(block.as_bytes()) {
+        Ok(decoded) => decoded,
+        Err(pem_rfc7468::Error::Base64(e)) => {
+            let der = unwrapped_body(block, first).ok_or(format!("invalid PEM: {e}"))?;
+            warnings.push(
+                "the PEM body is not wrapped at 64 characters (RFC 7468): read with its line breaks ignored".into(),
+            );
+            (*first, der)
+        }
+        Err(e) => return Err(format!("invalid PEM: {e}")),
+    };
     let key = match label {
         "PUBLIC KEY" => PublicKey::from_spki(&der)?,
         "RSA PUBLIC KEY" => PublicKey::from_pkcs1(&der)?,
@@ -65,6 +80,16 @@ pub fn parse(bytes: &[u8]) -> Result<(PublicKey, Vec<String>), String> {
         }
     };
     Ok((key, warnings))
+}
+
+/// The base64 body of a `-----BEGIN label-----` block whatever its line lengths: no headers,
+/// nothing but base64 and whitespace, canonical padded base64 once the whitespace is removed.
+fn unwrapped_body(block: &str, label: &str) -> Option<Vec<u8>> {
+    let body = block
+        .strip_prefix(&format!("-----BEGIN {label}-----"))?
+        .strip_suffix(&format!("-----END {label}-----"))?;
+    let compact: String = body.split_ascii_whitespace().collect();
+    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, compact).ok()
 }
 
 #[cfg(test)]
@@ -144,6 +169,39 @@ mod tests {
         ] {
             let err = parse(&bytes).unwrap_err();
             assert!(err.contains(expected), "{expected}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_body_on_one_line_is_read_with_a_warning_but_only_as_canonical_base64() {
+        let key = rsa_key();
+        let pem = key.to_public_pem();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        // What users paste from Keycloak's console or a JWK's x5c.
+        let one_line = format!("-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n");
+        let (parsed, warnings) = parse(one_line.as_bytes()).unwrap();
+        assert_eq!(parsed, key.public());
+        assert!(warnings[0].contains("64 characters"), "{warnings:?}");
+        let cert: String = String::from_utf8(fixture("cert-rsa.pem"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let x5c = format!("-----BEGIN CERTIFICATE-----\n{cert}\n-----END CERTIFICATE-----");
+        assert_eq!(parse(x5c.as_bytes()).unwrap().0.describe(), "RSA 2048");
+        // Still strict: URL-safe characters, a bad padding, a header line.
+        for bad in [
+            body.replace('+', "-").replace('/', "_"),
+            body.trim_end_matches('=').to_string() + "=",
+            format!("Proc-Type: 4,ENCRYPTED\n{body}"),
+        ] {
+            let text = format!("-----BEGIN PUBLIC KEY-----\n{bad}\n-----END PUBLIC KEY-----\n");
+            if bad != body {
+                assert!(
+                    parse(text.as_bytes()).unwrap_err().contains("invalid PEM"),
+                    "{bad}"
+                );
+            }
         }
     }
 }
