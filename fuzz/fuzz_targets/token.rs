@@ -1,7 +1,9 @@
 //! Tokens: raw strings, and well-signed tokens with arbitrary header and payload bytes, through
 //! `jwt::verify`; payloads through the strict claims parser; and claim sets built from the
-//! input (exp/nbf/iat around now, iss, aud) under varied settings. Oracles: every accepted
-//! token's MAC also verifies with jsonwebtoken; every accepted payload is valid JSON to
+//! input (exp/nbf/iat around now, iss, aud) under varied settings. The ring holds HMAC keys and
+//! one public key per algorithm; header/payload text is signed with HS256, HS512, RS256 or
+//! EdDSA as the header asks. Oracles: every accepted token's signature also verifies with
+//! jsonwebtoken (for the key that verified it); every accepted payload is valid JSON to
 //! serde_json, with the same value; the registered-claim verdict is one jsonwebtoken's
 //! `Validation` gives.
 #![no_main]
@@ -12,7 +14,7 @@ use std::sync::OnceLock;
 use jwt_authz::config::Config;
 use jwt_authz::jwt::{verify, Claims};
 use jwt_authz::keys::{Algorithm, KeyRing};
-use jwt_authz::testing::{bench_keyring, jsonwebtoken_reasons, sign_compact, ClaimRules};
+use jwt_authz::testing::{jsonwebtoken_reasons, sign_compact, sign_with, ClaimRules};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -20,28 +22,33 @@ mod common;
 
 const NOW: u64 = 1_800_000_000;
 
-fn setup() -> &'static (Config, KeyRing) {
-    static S: OnceLock<(Config, KeyRing)> = OnceLock::new();
+fn setup() -> &'static (Config, &'static KeyRing) {
+    static S: OnceLock<(Config, &'static KeyRing)> = OnceLock::new();
     S.get_or_init(|| {
         let config = Config::from_yaml(
             "keys: [{ dir: /k, algorithm: HS256 }]\njwt: { issuers: [i], audiences: [a], max_lifetime: 1h, require_exp: false }\n",
             Path::new("fuzz.yaml"),
         )
         .unwrap();
-        (config, bench_keyring(3))
+        (config, &common::public_keys().ring)
     })
 }
 
-/// Accepted ⇒ jsonwebtoken agrees the MAC is right for the key that verified it.
+/// Accepted ⇒ jsonwebtoken agrees the signature is right for the key that verified it.
 fn check_accepted(token: &str) {
     let (config, ring) = setup();
     let Ok(v) = verify(token, ring, &config.jwt, &config.limits, NOW) else {
         return;
     };
-    assert_eq!(common::secret_of(&v.key.kid).map(|s| s.0), Some(v.key.alg));
-    assert!(
-        common::mac_ok(token, &v.key.kid),
-        "accepted a token whose MAC does not verify"
+    if let Some((alg, _)) = common::secret_of(&v.key.kid) {
+        assert_eq!(alg, v.key.alg);
+    } else {
+        assert_eq!(v.key.kid.as_ref(), v.key.alg.name(), "a public key under its algorithm's name");
+    }
+    assert_ne!(
+        common::signature_ok(token, &v.key.kid),
+        Some(false),
+        "accepted a token whose signature does not verify"
     );
 }
 
@@ -145,12 +152,22 @@ fuzz_target!(|data: &[u8]| {
             let (header, payload) = text
                 .split_once('\u{0}')
                 .unwrap_or((r#"{"alg":"HS256","kid":"k0"}"#, &text));
-            let (alg, secret) = if header.contains("HS512") {
-                (Algorithm::HS512, vec![0x51; 64])
-            } else {
-                (Algorithm::HS256, vec![1; 32])
+            let public = |alg: Algorithm| {
+                let keys = &common::public_keys().keys;
+                let (_, key) = keys.iter().find(|(a, _)| *a == alg).expect("a bench key");
+                sign_with(key, alg, header, payload)
             };
-            check_accepted(&sign_compact(alg, &secret, header, payload));
+            // RSA PKCS#1 v1.5 and Ed25519 signatures are deterministic, so inputs replay.
+            let token = if header.contains("RS256") {
+                public(Algorithm::RS256)
+            } else if header.contains("EdDSA") {
+                public(Algorithm::EdDSA)
+            } else if header.contains("HS512") {
+                sign_compact(Algorithm::HS512, &[0x51; 64], header, payload)
+            } else {
+                sign_compact(Algorithm::HS256, &[1; 32], header, payload)
+            };
+            check_accepted(&token);
         }
         _ => {
             if let Ok(claims) = Claims::parse(rest.to_vec(), 16) {

@@ -69,7 +69,8 @@ impl PublicKey {
     /// An RSA key from its modulus and exponent (big-endian; leading zeros are ignored).
     pub fn rsa(n: &[u8], e: &[u8]) -> Result<Self, String> {
         let (n, e) = (strip_zeros(n), strip_zeros(e));
-        let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+        let bits =
+            (n.len() * 8).saturating_sub(n.first().map_or(0, |b| b.leading_zeros() as usize));
         if !(2048..=8192).contains(&bits) {
             return Err(format!(
                 "RSA modulus of {bits} bits: jwt-authz accepts 2048 to 8192 bits"
@@ -83,12 +84,19 @@ impl PublicKey {
                 )
             }
         }
-        Ok(Self {
+        if n.last().is_some_and(|b| b % 2 == 0) {
+            return Err("RSA modulus is even: not a product of two odd primes".into());
+        }
+        let key = Self {
             kind: Kind::Rsa {
                 n: n.to_vec(),
                 e: e.to_vec(),
             },
-        })
+        };
+        // Whatever else aws-lc-rs refuses is refused here, at load, with its reason.
+        key.prepare(Algorithm::RS256)
+            .map_err(|e| format!("aws-lc-rs refuses this RSA key: {e}"))?;
+        Ok(key)
     }
 
     /// An EC key from its coordinates (each exactly the curve's length).
@@ -442,7 +450,19 @@ mod tests {
             );
         }
         assert!(PublicKey::rsa(&n, &[3]).is_ok());
-        assert!(PublicKey::rsa(&n, &[0x7f, 0xff, 0xff, 0xff]).is_ok());
+        assert!(PublicKey::rsa(&n, &[0x7f, 0xff, 0xff, 0xff]).is_ok()); // Found by the jwks fuzz target: an even modulus passed our checks and failed later,
+                                                                        // when aws-lc-rs prepared it, without a reason.
+                                                                        // Also found by it: a modulus of only zero bytes underflowed the bit count.
+        for zeros in [&[][..], &[0], &[0, 0, 0]] {
+            assert!(PublicKey::rsa(zeros, &[1, 0, 1])
+                .unwrap_err()
+                .contains("modulus of 0 bits"));
+        }
+        let mut even = n;
+        even[255] = 0xc4;
+        assert!(PublicKey::rsa(&even, &[1, 0, 1])
+            .unwrap_err()
+            .contains("modulus is even"));
     }
 
     #[test]
