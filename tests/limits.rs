@@ -14,8 +14,10 @@ use support::*;
 #[tokio::test]
 async fn at_max_in_flight_the_oldest_stalled_check_makes_room() {
     let f = Fixture::new();
+    // A request timeout far beyond the test: only the eviction may end the first stream (with
+    // the default 1 s, a slow machine let the timeout cancel it first).
     f.write_key("a", KEY_A)
-        .basic_config("limits: { max_in_flight: 2 }\n");
+        .basic_config("limits: { max_in_flight: 2, request_timeout: 60s }\n");
     let server = JwtAuthz::start(&f.config_path());
     let framed = framed_check(&mint("a", KEY_A, claims("alice")));
     // Two Checks held in flight: headers and part of the body sent, the rest withheld.

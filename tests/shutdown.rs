@@ -14,7 +14,9 @@ use support::*;
 #[tokio::test]
 async fn sigterm_lets_an_in_flight_check_finish() {
     let f = Fixture::new();
-    f.write_key("a", KEY_A).basic_config("");
+    // The half-sent Check must outlive the drain, not the default 1 s request timeout.
+    f.write_key("a", KEY_A)
+        .basic_config("limits: { request_timeout: 30s }\n");
     let mut server = JwtAuthz::start(&f.config_path());
     let framed = framed_check(&mint("a", KEY_A, claims("alice")));
     let (response, mut send) = half_sent_check(&server.grpc, &framed, 7).await;
@@ -158,8 +160,10 @@ async fn reloads_during_the_drain_never_turn_health_back_to_serving() {
     use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::HealthCheckRequest;
     let f = Fixture::new();
-    f.write_key("a", KEY_A)
-        .basic_config("shutdown_grace: 3s\nreload: { debounce: 10ms, poll_interval: 1s }\n");
+    f.write_key("a", KEY_A).basic_config(
+        "shutdown_grace: 3s\nreload: { debounce: 10ms, poll_interval: 1s }\n\
+         limits: { request_timeout: 30s }\n",
+    );
     let mut server = JwtAuthz::start(&f.config_path());
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc))
         .unwrap()
