@@ -4,14 +4,15 @@
 use std::borrow::Cow;
 
 use crate::config::Config;
-use crate::jwt::{self, Found, TokenCache, TokenError, Verified};
+use crate::jwt::{self, Found, KeyMiss, TokenCache, TokenError, Verified};
 use crate::keys::{Key, KeyRing};
 use crate::policy::{self, DefaultAction, Failure, Mode, Rule, Selection, RULE_EXTENSION};
 use crate::reason::DenyReason;
 use crate::request::RequestView;
 
-/// No key is loaded and the request needs one: the server cannot decide (gRPC UNAVAILABLE,
-/// so Envoy applies its `failure_mode_allow` / `status_on_error`).
+/// No key is loaded (or none of the token's provider) and the request needs one: the server
+/// cannot decide (gRPC UNAVAILABLE, so Envoy applies its `failure_mode_allow` /
+/// `status_on_error`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Unavailable;
 
@@ -52,6 +53,8 @@ pub struct Deny<'s> {
     pub key: Option<&'s Key>,
     /// Scopes the rule requires and the token lacks (`insufficient_scope`).
     pub missing_scopes: Vec<&'s str>,
+    /// `unknown_kid` for this remote provider: a refetch of its keys may find the kid.
+    pub refetch: Option<usize>,
 }
 
 /// The decision.
@@ -75,11 +78,18 @@ impl<'s> Deny<'s> {
             rule,
             key: None,
             missing_scopes: Vec::new(),
+            refetch: None,
         }
     }
 
     fn from_token(e: TokenError, rule: Option<&'s Rule>) -> Self {
-        Self::new(e.reason, e.detail, rule)
+        Self {
+            refetch: match e.miss {
+                Some(KeyMiss::UnknownKid(p)) => Some(p),
+                _ => None,
+            },
+            ..Self::new(e.reason, e.detail, rule)
+        }
     }
 }
 
@@ -153,6 +163,10 @@ pub fn decide_with<'s, 't>(
             rule,
         )),
         Ok(Some(f)) => match verify(f.token, keys, config, cache, now) {
+            Err(TokenError {
+                miss: Some(KeyMiss::NoKeys(_)),
+                ..
+            }) => return Err(Unavailable),
             Err(e) => Err(Deny::from_token(e, rule)),
             Ok(verified) => {
                 let policy_result = authorize(&verified, rule, selection, config.policy.default);

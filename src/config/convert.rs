@@ -48,7 +48,7 @@ pub(super) fn convert(
                 )
             })?,
     };
-    let keys = convert_keys(&ctx, raw.keys)?;
+    let (keys, providers) = super::providers::convert(&ctx, raw.keys, raw.providers)?;
     let reload = Reload {
         debounce: raw
             .reload
@@ -66,7 +66,8 @@ pub(super) fn convert(
         return Err(ctx.invalid("reload.poll_interval", "must be at least 1s"));
     }
     let limits = super::limits::convert(&ctx, raw.limits)?;
-    let jwt = convert_jwt(&ctx, raw.jwt)?;
+    let mut jwt = convert_jwt(&ctx, raw.jwt)?;
+    super::providers::settle(&ctx, &mut jwt, providers)?;
     let forward = convert_forward(&ctx, raw.forward)?;
     let responses = Responses {
         realm: raw.responses.realm.unwrap_or_else(|| "jwt-authz".into()),
@@ -99,14 +100,18 @@ pub(super) fn convert(
     })
 }
 
-fn convert_keys(ctx: &Ctx<'_>, raw: Vec<RawKeySource>) -> Result<Vec<KeySource>, ConfigError> {
-    if raw.is_empty() {
-        return Err(ctx.invalid("keys", "at least one key source is required"));
-    }
+/// Converts the key sources listed at `prefix` (`keys`, `providers[0].keys`) for `provider`,
+/// appending to `out` (a directory may be listed once in the whole file).
+pub(super) fn convert_keys(
+    ctx: &Ctx<'_>,
+    prefix: &str,
+    provider: usize,
+    raw: Vec<RawKeySource>,
+    out: &mut Vec<KeySource>,
+) -> Result<(), ConfigError> {
     let base = ctx.path.parent().unwrap_or(Path::new("."));
-    let mut out: Vec<KeySource> = Vec::with_capacity(raw.len());
     for (i, source) in raw.into_iter().enumerate() {
-        let field = |name: &str| format!("keys[{i}].{name}");
+        let field = |name: &str| format!("{prefix}[{i}].{name}");
         if source.dir.as_os_str().is_empty() {
             return Err(ctx.invalid(field("dir"), "must not be empty"));
         }
@@ -199,9 +204,14 @@ fn convert_keys(ctx: &Ctx<'_>, raw: Vec<RawKeySource>) -> Result<Vec<KeySource>,
                 ))
             }
         };
-        out.push(KeySource { dir, format, label });
+        out.push(KeySource {
+            dir,
+            format,
+            label,
+            provider,
+        });
     }
-    Ok(out)
+    Ok(())
 }
 
 fn convert_jwt(ctx: &Ctx<'_>, raw: RawJwt) -> Result<JwtSettings, ConfigError> {
@@ -254,6 +264,7 @@ fn convert_jwt(ctx: &Ctx<'_>, raw: RawJwt) -> Result<JwtSettings, ConfigError> {
         max_lifetime_secs,
         max_token_bytes,
         sources,
+        providers: Vec::new(),
     })
 }
 

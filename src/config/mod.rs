@@ -3,6 +3,7 @@
 
 mod convert;
 mod limits;
+mod providers;
 mod raw;
 mod rules;
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 use sha2::Digest;
 
 pub use limits::Limits;
+pub use providers::{JwksLocation, Provider, Remote, IMPLICIT_PROVIDER};
 
 use crate::keys::Algorithm;
 use crate::policy::Policy;
@@ -30,7 +32,8 @@ pub struct Config {
     pub digest: [u8; 32],
     /// Listener addresses.
     pub listen: Listen,
-    /// Key sources; all keys of all sources form one key ring.
+    /// Mounted key sources of every provider (each names its provider); all keys of all
+    /// sources, with the fetched ones, form one key ring.
     pub keys: Vec<KeySource>,
     /// Reload timing.
     pub reload: Reload,
@@ -129,6 +132,8 @@ pub struct KeySource {
     pub format: KeyFormat,
     /// Label for logs and metrics (the directory as written).
     pub label: String,
+    /// The provider its keys belong to (an index into `jwt.providers`).
+    pub provider: usize,
 }
 
 /// `reload:`
@@ -177,6 +182,23 @@ pub struct JwtSettings {
     pub sources: Vec<TokenSource>,
     /// Verified tokens remembered per snapshot (`jwt.cache.max_entries`; 0: no cache).
     pub cache_max_entries: usize,
+    /// The providers: the named ones in file order, then the implicit one (top-level `keys`)
+    /// when there is one. A key verifies only tokens its provider accepts.
+    pub providers: Vec<Provider>,
+}
+
+impl JwtSettings {
+    /// The provider whose issuer is exactly `iss` (named providers only).
+    pub fn provider_of(&self, iss: &str) -> Option<usize> {
+        self.providers
+            .iter()
+            .position(|p| p.issuer.as_deref() == Some(iss))
+    }
+
+    /// The implicit provider (top-level `keys`), when there is one.
+    pub fn implicit(&self) -> Option<usize> {
+        self.providers.iter().position(|p| p.issuer.is_none())
+    }
 }
 
 /// `forward:`

@@ -15,7 +15,10 @@ use std::time::Duration;
 pub struct RawConfig {
     #[serde(default)]
     pub listen: RawListen,
+    #[serde(default)]
     pub keys: Vec<RawKeySource>,
+    #[serde(default)]
+    pub providers: Vec<super::providers::RawProvider>,
     #[serde(default)]
     pub reload: RawReload,
     #[serde(default)]

@@ -22,6 +22,7 @@ pub struct Found<'a> {
 
 fn malformed(detail: &'static str) -> TokenError {
     TokenError {
+        miss: None,
         reason: DenyReason::Malformed,
         detail,
     }
@@ -58,6 +59,7 @@ pub fn extract<'a>(
 
 fn too_large() -> TokenError {
     TokenError {
+        miss: None,
         reason: DenyReason::TokenTooLarge,
         detail: "credential header is longer than limits.max_header_bytes",
     }

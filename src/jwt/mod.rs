@@ -27,6 +27,18 @@ pub struct TokenError {
     pub reason: DenyReason,
     /// A fixed sentence saying exactly what failed.
     pub detail: &'static str,
+    /// No key could be tried, and the token's provider is known: which, and why.
+    pub miss: Option<KeyMiss>,
+}
+
+/// A token whose key was not found, routed by its (unverified) `iss` to a provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyMiss {
+    /// The provider has no keys at all (not fetched yet, or stale past `max_stale`): the
+    /// server cannot decide (UNAVAILABLE).
+    NoKeys(usize),
+    /// The provider fetches its keys and has none with the token's kid: a refetch may find it.
+    UnknownKid(usize),
 }
 
 /// A token that verified: the key that signed it and its claims.

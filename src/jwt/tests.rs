@@ -41,6 +41,7 @@ fn settings() -> JwtSettings {
             name: "authorization".into(),
             prefix: Some("Bearer ".into()),
         }],
+        providers: Vec::new(),
     }
 }
 

@@ -1,9 +1,18 @@
 //! Compact JWS verification, strict by default: canonical base64url, the header's `alg` must be
 //! the algorithm its key is pinned to, the signature is checked before the claims are parsed,
 //! and time, issuer, audience and lifetime rules apply with the configured leeway.
+//!
+//! Providers: the key that verifies the signature decides the provider, whose issuer the
+//! token's `iss` must then be (a key verifies only its own provider's tokens; two providers
+//! may share a kid, so each key with the kid is tried, at most one per provider). Only when no
+//! key can be tried is the unverified `iss` read, to route the miss: to a provider without
+//! keys (UNAVAILABLE), to a remote provider (an unknown-kid refetch may help), or nowhere
+//! (`bad_issuer`).
 
-use super::{b64, header, ClaimValue, Claims, ClaimsError, Times, TokenError, ValueKind, Verified};
-use crate::config::{JwtSettings, Limits};
+use super::{
+    b64, header, ClaimValue, Claims, ClaimsError, KeyMiss, Times, TokenError, ValueKind, Verified,
+};
+use crate::config::{JwtSettings, Limits, Provider};
 use crate::keys::{Algorithm, Key, KeyRing};
 use crate::reason::DenyReason;
 
@@ -18,7 +27,11 @@ const MAX_SIGNATURE_BYTES: usize = 1024;
 const MAX_HEADER_BYTES: usize = 1024;
 
 fn fail(reason: DenyReason, detail: &'static str) -> TokenError {
-    TokenError { reason, detail }
+    TokenError {
+        reason,
+        detail,
+        miss: None,
+    }
 }
 
 /// The three parts of a compact JWS; JWE (five parts) and other shapes are refused.
@@ -89,24 +102,27 @@ pub fn verify<'r, 't>(
     let wrong_length = || fail(BadSignature, "signature has the wrong length");
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
 
+    let miss = |e: TokenError| route_miss(e, payload_b64, ring, settings, limits);
     let key: &Key = match header.kid.as_deref() {
         Some(kid) => {
-            let key = ring
-                .get(kid)
-                .ok_or_else(|| fail(UnknownKid, "no key with the token's kid"))?;
-            if key.alg != alg {
+            let with_kid = ring.with_kid(kid);
+            if with_kid.len() == 0 {
+                return Err(miss(fail(UnknownKid, "no key with the token's kid")));
+            }
+            let mut pinned = with_kid.filter(|k| k.alg == alg).peekable();
+            if pinned.peek().is_none() {
                 return Err(fail(
                     UnsupportedAlg,
                     "alg differs from the algorithm the key is pinned to",
                 ));
             }
-            if sig_len != key.signature_len() {
+            let mut fitting = pinned.filter(|k| k.signature_len() == sig_len).peekable();
+            if fitting.peek().is_none() {
                 return Err(wrong_length());
             }
-            if !key.verify(signing_input, signature) {
-                return Err(fail(BadSignature, "signature does not verify"));
-            }
-            key
+            fitting
+                .find(|k| k.verify(signing_input, signature))
+                .ok_or_else(|| fail(BadSignature, "signature does not verify"))?
         }
         None if settings.require_kid => {
             return Err(fail(UnknownKid, "token has no kid (jwt.require_kid)"))
@@ -114,7 +130,12 @@ pub fn verify<'r, 't>(
         None => {
             let candidates = ring.with_alg(alg);
             match candidates.len() {
-                0 => return Err(fail(UnsupportedAlg, "no key is pinned to the token's alg")),
+                0 => {
+                    return Err(miss(fail(
+                        UnsupportedAlg,
+                        "no key is pinned to the token's alg",
+                    )))
+                }
                 n if n > MAX_KIDLESS_CANDIDATES => {
                     return Err(fail(
                         UnknownKid,
@@ -152,7 +173,7 @@ pub fn verify<'r, 't>(
         ),
         ClaimsError::Invalid => fail(Malformed, "claims are not a JSON object"),
     })?;
-    let times = check_claims(&claims, settings, now)?;
+    let times = check_claims(&claims, settings, settings.providers.get(key.provider), now)?;
     Ok(Verified {
         key,
         claims: std::sync::Arc::new(claims),
@@ -262,7 +283,58 @@ pub(crate) fn check_times(t: Times, leeway: f64, now: f64) -> Result<(), TokenEr
     Ok(())
 }
 
-fn check_claims(claims: &Claims, s: &JwtSettings, now: u64) -> Result<Times, TokenError> {
+/// No key could be tried: reads the token's `iss` (unverified: it only chooses which provider
+/// the miss is reported for, never what is trusted) when there are named providers.
+fn route_miss(
+    e: TokenError,
+    payload_b64: &str,
+    ring: &KeyRing,
+    s: &JwtSettings,
+    limits: &Limits,
+) -> TokenError {
+    if s.providers.iter().all(|p| p.issuer.is_none()) {
+        return e;
+    }
+    let iss = (payload_b64.len() / 4 * 3 <= limits.max_claims_bytes)
+        .then(|| b64::decode_vec(payload_b64.as_bytes()))
+        .flatten()
+        .and_then(|payload| Claims::parse(payload, limits.max_claims_depth).ok());
+    let Some(claims) = iss else { return e };
+    let iss = claims
+        .root()
+        .get("iss")
+        .and_then(|v| v.as_str().map(|s| s.to_string()));
+    let provider = match iss.as_deref().and_then(|i| s.provider_of(i)) {
+        Some(p) => p,
+        None => match s.implicit() {
+            Some(p) => p,
+            None => {
+                return fail(
+                    DenyReason::BadIssuer,
+                    "iss is not the issuer of any provider",
+                )
+            }
+        },
+    };
+    let miss = if ring.provider_len(provider) == 0 {
+        KeyMiss::NoKeys(provider)
+    } else if s.providers[provider].remote.is_some() && e.reason == DenyReason::UnknownKid {
+        KeyMiss::UnknownKid(provider)
+    } else {
+        return e;
+    };
+    TokenError {
+        miss: Some(miss),
+        ..e
+    }
+}
+
+fn check_claims(
+    claims: &Claims,
+    s: &JwtSettings,
+    provider: Option<&Provider>,
+    now: u64,
+) -> Result<Times, TokenError> {
     use DenyReason::*;
     let r = Registered::collect(claims)?;
     let now = now as f64;
@@ -283,7 +355,28 @@ fn check_claims(claims: &Claims, s: &JwtSettings, now: u64) -> Result<Times, Tok
             return Err(fail(LifetimeTooLong, "exp - iat exceeds jwt.max_lifetime"));
         }
     }
-    if !s.issuers.is_empty() {
+    let named = provider.and_then(|p| p.issuer.as_deref());
+    if let Some(issuer) = named {
+        let Some(iss) = r.iss else {
+            return Err(fail(MissingClaim, "token has no iss"));
+        };
+        if iss.as_str().as_deref() != Some(issuer) {
+            return Err(fail(
+                BadIssuer,
+                "iss is not the issuer of the provider whose key signed the token",
+            ));
+        }
+    } else if r
+        .iss
+        .and_then(|iss| iss.as_str().and_then(|i| s.provider_of(&i)))
+        .is_some()
+    {
+        return Err(fail(
+            BadIssuer,
+            "iss is a provider's issuer, but a top-level key signed the token",
+        ));
+    }
+    if named.is_none() && !s.issuers.is_empty() {
         let Some(iss) = r.iss else {
             return Err(fail(MissingClaim, "token has no iss"));
         };
@@ -294,10 +387,11 @@ fn check_claims(claims: &Claims, s: &JwtSettings, now: u64) -> Result<Times, Tok
             return Err(fail(BadIssuer, "iss is not an accepted issuer"));
         }
     }
-    if !s.audiences.is_empty() {
+    let audiences = provider.map_or(&s.audiences, |p| &p.audiences);
+    if !audiences.is_empty() {
         let accepted = |a: ClaimValue<'_>| {
             a.as_str()
-                .is_some_and(|a| s.audiences.iter().any(|x| *x == a))
+                .is_some_and(|a| audiences.iter().any(|x| *x == a))
         };
         let ok = match r.aud {
             None => return Err(fail(MissingClaim, "token has no aud")),

@@ -164,7 +164,8 @@ pub fn load_ring(sources: &[KeySource], limits: &Limits) -> Result<KeyRing, KeyE
     let mut sets = Vec::with_capacity(sources.len());
     for source in sources {
         let label: Arc<str> = Arc::from(source.label.as_str());
-        sets.push(Arc::new(KeySet::new(label, load_source(source, limits)?)?));
+        let set = KeySet::new(label, load_source(source, limits)?)?;
+        sets.push((source.provider, Arc::new(set)));
     }
     KeyRing::from_sets(sets)
 }
@@ -256,6 +257,7 @@ mod tests {
                 algorithm: Algorithm::HS256,
             },
             label: "keys".into(),
+            provider: 0,
         };
         let limits = Limits {
             max_keys_per_source: 1,

@@ -35,8 +35,10 @@ pub struct Key {
     pub kind: Arc<str>,
     /// HMAC: first 8 bytes of SHA-256 of the secret, hex; public keys: RFC 7638 thumbprint.
     pub fingerprint: Arc<str>,
-    /// The source's label (its directory).
+    /// The source's label (its directory, or the provider's JWK Set URL).
     pub source: Arc<str>,
+    /// The provider whose tokens it verifies (an index into `jwt.providers`).
+    pub provider: usize,
     check: Check,
     signature_len: usize,
 }
@@ -80,6 +82,7 @@ impl Key {
             kind: Arc::from(lk.material.describe().as_str()),
             fingerprint: Arc::from(lk.material.fingerprint().as_str()),
             source: lk.source.clone(),
+            provider: 0,
             check,
             signature_len,
         })
@@ -141,44 +144,52 @@ impl KeySet {
     }
 }
 
-/// Every key in force. Immutable; a reload builds a new one.
+/// Every key in force. Immutable; a reload or a fetch builds a new one.
 #[derive(Debug, Default)]
 pub struct KeyRing {
     keys: Vec<Key>,
-    sets: Vec<Arc<KeySet>>,
-    by_kid: HashMap<Arc<str>, usize>,
+    sets: Vec<(usize, Arc<KeySet>)>,
+    by_kid: HashMap<Arc<str>, Vec<usize>>,
     by_alg: [Vec<usize>; Algorithm::ALL.len()],
+    per_provider: Vec<usize>,
     digest: [u8; 32],
 }
 
 impl KeyRing {
-    /// One ring from loaded keys (tests, tools): a single set, kids unique.
+    /// One ring from loaded keys (tests, tools): a single set of provider 0, kids unique.
     pub fn build(loaded: Vec<LoadedKey>) -> Result<Self, KeyError> {
         let source = loaded
             .first()
             .map_or_else(|| Arc::from(""), |k| k.source.clone());
-        Self::from_sets(vec![Arc::new(KeySet::new(source, loaded)?)])
+        Self::from_sets(vec![(0, Arc::new(KeySet::new(source, loaded)?))])
     }
 
-    /// The ring of these sets, in order; a kid in two sets is an error naming both.
-    pub fn from_sets(sets: Vec<Arc<KeySet>>) -> Result<Self, KeyError> {
+    /// The ring of these sets (each with its provider), in order; a kid twice in one
+    /// provider is an error naming both sources (two providers may share a kid).
+    pub fn from_sets(sets: Vec<(usize, Arc<KeySet>)>) -> Result<Self, KeyError> {
         let mut ring = KeyRing::default();
         let mut hasher = Sha256::new();
-        for set in &sets {
+        for (provider, set) in &sets {
+            hasher.update((*provider as u64).to_be_bytes());
             hasher.update(set.digest);
             for key in &set.keys {
-                if let Some(&i) = ring.by_kid.get(&key.kid) {
+                if let Some(same) = ring.get_in(*provider, &key.kid) {
                     return Err(KeyError::DuplicateKid {
                         kid: key.kid.to_string(),
-                        first: ring.keys[i].source.to_string(),
+                        first: same.source.to_string(),
                         second: key.source.to_string(),
                     });
                 }
                 let index = ring.keys.len();
-                ring.by_kid.insert(key.kid.clone(), index);
+                ring.by_kid.entry(key.kid.clone()).or_default().push(index);
                 ring.by_alg[key.alg.index()].push(index);
+                if ring.per_provider.len() <= *provider {
+                    ring.per_provider.resize(provider + 1, 0);
+                }
+                ring.per_provider[*provider] += 1;
                 ring.keys.push(Key {
                     index,
+                    provider: *provider,
                     ..key.clone()
                 });
             }
@@ -188,9 +199,23 @@ impl KeyRing {
         Ok(ring)
     }
 
-    /// The key with this kid.
+    /// The first key with this kid (of any provider).
     pub fn get(&self, kid: &str) -> Option<&Key> {
-        self.by_kid.get(kid).map(|&i| &self.keys[i])
+        self.with_kid(kid).next()
+    }
+
+    /// Every key with this kid, one per provider at most, in load order.
+    pub fn with_kid(&self, kid: &str) -> impl ExactSizeIterator<Item = &Key> {
+        self.by_kid
+            .get(kid)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(|&i| &self.keys[i])
+    }
+
+    /// The key of `provider` with this kid.
+    pub fn get_in(&self, provider: usize, kid: &str) -> Option<&Key> {
+        self.with_kid(kid).find(|k| k.provider == provider)
     }
 
     /// Keys pinned to `alg`, in load order (for tokens without a kid).
@@ -203,14 +228,19 @@ impl KeyRing {
         &self.keys
     }
 
-    /// The sets the ring was built from.
-    pub fn sets(&self) -> &[Arc<KeySet>] {
+    /// The sets the ring was built from, with their providers.
+    pub fn sets(&self) -> &[(usize, Arc<KeySet>)] {
         &self.sets
     }
 
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.keys.len()
+    }
+
+    /// Number of keys of `provider`.
+    pub fn provider_len(&self, provider: usize) -> usize {
+        self.per_provider.get(provider).copied().unwrap_or(0)
     }
 
     /// True when no key is loaded: the server cannot decide and answers UNAVAILABLE.

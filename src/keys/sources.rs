@@ -62,6 +62,11 @@ impl Refreshed {
 }
 
 impl SourceSets {
+    /// The sets in force, each with its provider.
+    pub fn provider_sets(&self) -> Vec<(usize, Arc<KeySet>)> {
+        with_providers(&self.sets)
+    }
+
     /// Loads every source in `sources` and builds the ring. A source that fails keeps the set
     /// it had (as the same source: same directory and format); sources no longer configured
     /// are dropped. A kid that a later source shares with an earlier one fails the later
@@ -69,7 +74,7 @@ impl SourceSets {
     pub fn refresh(&self, sources: &[KeySource], limits: &Limits) -> Refreshed {
         let mut sets = Vec::with_capacity(sources.len());
         let mut reports = Vec::with_capacity(sources.len());
-        let mut kids: HashMap<Arc<str>, Arc<str>> = HashMap::new();
+        let mut kids: Kids = HashMap::new();
         for source in sources {
             let label: Arc<str> = Arc::from(source.label.as_str());
             let previous = self
@@ -94,10 +99,11 @@ impl SourceSets {
                 },
                 Err(error) => (previous.clone(), failed(error)),
             };
+            let provider = source.provider;
             let (set, outcome) = match set {
-                Some(set) if clashes(&set, &kids) => {
-                    let clash = clash_error(&set, &kids, &label);
-                    match previous.filter(|p| !clashes(p, &kids)) {
+                Some(set) if clashes(provider, &set, &kids) => {
+                    let clash = clash_error(provider, &set, &kids, &label);
+                    match previous.filter(|p| !clashes(provider, p, &kids)) {
                         Some(p) => (Some(p), failed(clash)),
                         None => (None, failed(clash)),
                     }
@@ -112,13 +118,17 @@ impl SourceSets {
                 (other, _) => other,
             };
             if let Some(set) = set {
-                kids.extend(set.keys().iter().map(|k| (k.kid.clone(), label.clone())));
+                kids.extend(
+                    set.keys()
+                        .iter()
+                        .map(|k| ((provider, k.kid.clone()), label.clone())),
+                );
                 sets.push((source.clone(), set));
             }
             reports.push(SourceReport { label, outcome });
         }
-        let ring = KeyRing::from_sets(sets.iter().map(|(_, s)| s.clone()).collect())
-            .expect("kids were checked for clashes across sets");
+        let ring = KeyRing::from_sets(self::with_providers(&sets))
+            .expect("kids were checked for clashes across each provider's sets");
         Refreshed {
             sets: SourceSets { sets },
             ring,
@@ -131,18 +141,27 @@ fn failed(error: KeyError) -> SourceOutcome {
     SourceOutcome::Failed { error, kept: 0 }
 }
 
-type Kids = HashMap<Arc<str>, Arc<str>>;
+/// Kids in force per provider, with the source that holds each.
+type Kids = HashMap<(usize, Arc<str>), Arc<str>>;
 
-fn clashes(set: &KeySet, kids: &Kids) -> bool {
-    set.keys().iter().any(|k| kids.contains_key(&k.kid))
+fn with_providers(sets: &[(KeySource, Arc<KeySet>)]) -> Vec<(usize, Arc<KeySet>)> {
+    sets.iter()
+        .map(|(s, set)| (s.provider, set.clone()))
+        .collect()
 }
 
-fn clash_error(set: &KeySet, kids: &Kids, label: &str) -> KeyError {
+fn clashes(provider: usize, set: &KeySet, kids: &Kids) -> bool {
+    set.keys()
+        .iter()
+        .any(|k| kids.contains_key(&(provider, k.kid.clone())))
+}
+
+fn clash_error(provider: usize, set: &KeySet, kids: &Kids, label: &str) -> KeyError {
     let (kid, first) = set
         .keys()
         .iter()
         .find_map(|k| {
-            kids.get(&k.kid)
+            kids.get(&(provider, k.kid.clone()))
                 .map(|first| (k.kid.to_string(), first.to_string()))
         })
         .unwrap_or_default();
@@ -167,6 +186,7 @@ mod tests {
                 algorithm: Algorithm::HS256,
             },
             label: dir.display().to_string(),
+            provider: 0,
         }
     }
 

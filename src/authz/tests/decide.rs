@@ -227,6 +227,7 @@ fn every_deny_reason_maps_to_its_response() {
             rule: None,
             key: None,
             missing_scopes: vec![],
+            refetch: None,
         };
         let req = request("GET", "/", "h", None, &[]);
         let resp = build_response(&Decision::Deny(deny), &RequestView::new(&req), &cfg);

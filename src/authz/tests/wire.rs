@@ -121,6 +121,7 @@ fn every_deny_reason_encodes_like_the_builder() {
             rule: cfg.policy.rule("admin"),
             key: None,
             missing_scopes: scopes,
+            refetch: None,
         });
         let mut bytes = Vec::new();
         encode_response(&decision, &view, &cfg, &mut bytes);
