@@ -19,6 +19,7 @@ pub mod jwt;
 pub mod keys;
 pub mod net;
 pub mod policy;
+pub mod providers;
 pub mod reason;
 pub(crate) mod reload;
 pub mod request;

@@ -85,6 +85,10 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
+    tokio::spawn(crate::providers::supervise(
+        state.clone(),
+        stopped(stop_rx.clone()),
+    ));
     let reloader = tokio::spawn(reload::run(
         state.clone(),
         overrides,

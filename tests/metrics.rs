@@ -137,7 +137,7 @@ async fn known_traffic_gives_exact_counts() {
         // Every token a key verified, allowed or not: 3 ok + unscoped + shadowed for k1.
         (r#"jwt_authz_key_verifications_total{kid="k1"}"#, 5.0),
         (r#"jwt_authz_key_verifications_total{kid="k2"}"#, 1.0),
-        (r#"jwt_authz_keys{source="keys"}"#, 2.0),
+        (r#"jwt_authz_keys{provider="",source="keys"}"#, 2.0),
         (r#"jwt_authz_last_reload_successful{kind="keys"}"#, 1.0),
         (r#"jwt_authz_build_info{version="0.1.0"}"#, 1.0),
         ("jwt_authz_reload_watcher_active", 1.0),
@@ -187,7 +187,12 @@ async fn errors_are_counted_and_timed() {
             .await,
         1.0
     );
-    assert_eq!(server.metric(r#"jwt_authz_keys{source="keys"}"#).await, 0.0);
+    assert_eq!(
+        server
+            .metric(r#"jwt_authz_keys{provider="",source="keys"}"#)
+            .await,
+        0.0
+    );
     assert_eq!(
         server
             .metric(r#"jwt_authz_last_reload_successful{kind="keys"}"#)

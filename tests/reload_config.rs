@@ -298,7 +298,7 @@ async fn removing_a_key_source_revokes_its_keys_even_when_another_source_fails()
         0.0
     );
     assert_eq!(
-        metric_value(&metrics, r#"jwt_authz_keys{source="keys"}"#),
+        metric_value(&metrics, r#"jwt_authz_keys{provider="",source="keys"}"#),
         1.0
     );
     assert!(

@@ -29,6 +29,16 @@ pub trait AnswerBytes: Clone + Send + Sync + 'static {
     /// Appends the encoded CheckResponse for `request` to `out`.
     fn answer_bytes(&self, request: &[u8], out: &mut Vec<u8>) -> Result<(), Status>;
 
+    /// Like `answer_bytes`, but may return a wait instead (nothing written), after which the
+    /// Check is answered with `answer_bytes`. By default, answers at once.
+    fn answer_or_wait(
+        &self,
+        request: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Option<super::service::Wait>, Status> {
+        self.answer_bytes(request, out).map(|()| None)
+    }
+
     /// The largest request message accepted (`limits.max_message_bytes`).
     fn max_message_bytes(&self) -> usize {
         crate::config::Limits::default().max_message_bytes
@@ -44,6 +54,14 @@ pub trait AnswerBytes: Clone + Send + Sync + 'static {
 impl AnswerBytes for AuthzService {
     fn answer_bytes(&self, request: &[u8], out: &mut Vec<u8>) -> Result<(), Status> {
         AuthzService::answer_bytes(self, request, out)
+    }
+
+    fn answer_or_wait(
+        &self,
+        request: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Option<super::service::Wait>, Status> {
+        AuthzService::answer_or_wait(self, request, out, true)
     }
 
     fn max_message_bytes(&self) -> usize {
@@ -110,7 +128,15 @@ impl<A: AnswerBytes> Service<http::Request<Body>> for CheckServer<A> {
             let response = match read_message(req.into_body(), max, &budget, &stalls).await {
                 Ok(message) => {
                     let mut out = Vec::with_capacity(512);
-                    match service.answer_bytes(&message, &mut out) {
+                    let answered = match service.answer_or_wait(&message, &mut out) {
+                        Ok(Some(wait)) => {
+                            wait.await;
+                            service.answer_bytes(&message, &mut out)
+                        }
+                        Ok(None) => Ok(()),
+                        Err(status) => Err(status),
+                    };
+                    match answered {
                         Ok(()) => ok_response(out),
                         Err(status) => status.into_http(),
                     }

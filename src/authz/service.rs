@@ -3,8 +3,10 @@
 //! out, see `grpc`); [`AuthzService::answer`] takes and returns prost messages for `explain`,
 //! benches and tests. Nothing here blocks.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 use tonic::Status;
@@ -15,6 +17,17 @@ use crate::policy::Rule;
 use crate::request::RequestView;
 use crate::state::{Snapshot, State};
 use crate::telemetry::{clip, AllowReason, ErrorReason, Metrics};
+
+/// What a Check waits for before it is answered: an unknown-kid refetch of its provider's keys.
+pub type Wait = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A Check's next step.
+enum Step<R> {
+    /// Answered.
+    Done(R),
+    /// Wait, then answer (without waiting again).
+    Wait(Wait),
+}
 
 /// The ext_authz gRPC service.
 #[derive(Debug, Clone)]
@@ -33,43 +46,100 @@ impl AuthzService {
         &self.state
     }
 
-    /// Answers one Check given as a prost message.
+    /// Answers one Check given as a prost message (never waits for a refetch).
     pub fn answer(&self, req: &CheckRequest) -> Result<CheckResponse, Status> {
-        self.timed(RequestView::new(req), |decision, view, config| {
+        let step = self.timed(RequestView::new(req), false, |decision, view, config| {
             response::build_explained(decision, view, config)
-        })
+        })?;
+        match step {
+            Step::Done(r) => Ok(r),
+            Step::Wait(_) => unreachable!("a Check that may not wait is answered at once"),
+        }
     }
 
-    /// Answers one Check given as protobuf bytes, appending the encoded response to `out`.
+    /// Answers one Check given as protobuf bytes, appending the encoded response to `out`
+    /// (never waits for a refetch).
     pub fn answer_bytes(&self, request: &[u8], out: &mut Vec<u8>) -> Result<(), Status> {
+        match self.answer_or_wait(request, out, false)? {
+            None => Ok(()),
+            Some(_) => unreachable!("a Check that may not wait is answered at once"),
+        }
+    }
+
+    /// Like [`AuthzService::answer_bytes`], but a token whose kid its remote provider lacks
+    /// may return a [`Wait`] instead (an unknown-kid refetch in flight, within
+    /// `unknown_kid_wait` and the request timeout): nothing is written or counted, and the
+    /// caller answers with `answer_bytes` once the wait ends.
+    pub fn answer_or_wait(
+        &self,
+        request: &[u8],
+        out: &mut Vec<u8>,
+        may_wait: bool,
+    ) -> Result<Option<Wait>, Status> {
         let wire = crate::wire::WireRequest::decode(request)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        self.timed(RequestView::from_wire(wire), |decision, view, config| {
-            ((), response::encode(decision, view, config, out))
+        let step = self.timed(
+            RequestView::from_wire(wire),
+            may_wait,
+            |decision, view, config| ((), response::encode(decision, view, config, out)),
+        )?;
+        Ok(match step {
+            Step::Done(()) => None,
+            Step::Wait(w) => Some(w),
         })
     }
 
     fn timed<R>(
         &self,
         view: RequestView<'_>,
+        may_wait: bool,
         respond: impl FnOnce(
             &Decision<'_, '_>,
             &RequestView<'_>,
             &crate::config::Config,
         ) -> (R, Vec<Omitted>),
-    ) -> Result<R, Status> {
+    ) -> Result<Step<R>, Status> {
         let start = Instant::now();
         let snap = self.state.snapshot();
         let metrics = &self.state.metrics;
-        let result = check_once(&view, &snap, metrics).map(|d| {
-            let (response, omitted) = respond(&d, &view, &snap.config);
-            for o in omitted {
-                count_omission(&view, &snap, &d, o);
+        let decision = match decide(&view, &snap, metrics) {
+            Ok(d) => d,
+            Err(status) => {
+                metrics.observe_duration(start.elapsed().as_secs_f64());
+                return Err(status);
             }
-            response
-        });
+        };
+        if may_wait {
+            if let Some(wait) = self.refetch_wait(&decision, &snap) {
+                return Ok(Step::Wait(wait));
+            }
+        }
+        count(&decision, &view, &snap, metrics);
+        let (response, omitted) = respond(&decision, &view, &snap.config);
+        for o in omitted {
+            count_omission(&view, &snap, &decision, o);
+        }
         metrics.observe_duration(start.elapsed().as_secs_f64());
-        result
+        Ok(Step::Done(response))
+    }
+
+    /// The wait for an unknown-kid refetch, when the deny is one that a refetch may turn
+    /// around and the provider's fetcher starts one (or has one in flight).
+    fn refetch_wait(&self, decision: &Decision<'_, '_>, snap: &Snapshot) -> Option<Wait> {
+        let Decision::Deny(deny) = decision else {
+            return None;
+        };
+        let provider = snap.config.jwt.providers.get(deny.refetch?)?;
+        let wait = self.state.fetchers.get(&provider.name)?.unknown_kid()?;
+        // Leave the answer time within the request timeout.
+        let budget = snap
+            .config
+            .limits
+            .request_timeout
+            .saturating_sub(Duration::from_millis(100));
+        Some(Box::pin(async move {
+            let _ = tokio::time::timeout(budget, wait).await;
+        }))
     }
 }
 
@@ -103,28 +173,26 @@ fn count_omission(
     );
 }
 
-/// Decides, counts and logs.
-fn check_once<'s, 't>(
+/// Decides; UNAVAILABLE is counted and logged here.
+fn decide<'s, 't>(
     view: &RequestView<'t>,
     snap: &'s Snapshot,
     metrics: &Metrics,
 ) -> Result<Decision<'s, 't>, Status> {
-    let config = &snap.config;
-    let decision = match decide_with(view, config, &snap.keys, &snap.cache, unix_now()) {
-        Ok(d) => d,
-        Err(_) => {
-            metrics.error(ErrorReason::Unavailable);
-            tracing::warn!(
-                request_id = %clip(view.request_id),
-                "no verification key loaded: answering UNAVAILABLE"
-            );
-            return Err(Status::unavailable(
-                "jwt-authz has no verification key loaded",
-            ));
-        }
-    };
+    decide_with(view, &snap.config, &snap.keys, &snap.cache, unix_now()).map_err(|_| {
+        metrics.error(ErrorReason::Unavailable);
+        tracing::warn!(
+            request_id = %clip(view.request_id),
+            "no verification key loaded for the token's provider: answering UNAVAILABLE"
+        );
+        Status::unavailable("jwt-authz has no verification key loaded for this token's issuer")
+    })
+}
+
+/// Counts and logs a decision.
+fn count(decision: &Decision<'_, '_>, view: &RequestView<'_>, snap: &Snapshot, metrics: &Metrics) {
     let rule_counters = |rule: Option<&Rule>| rule.and_then(|r| snap.counters.rules.get(r.index));
-    match &decision {
+    match decision {
         Decision::Allow(a) => {
             let reason = match &a.kind {
                 AllowKind::Token => AllowReason::Ok,
@@ -180,5 +248,4 @@ fn check_once<'s, 't>(
             );
         }
     }
-    Ok(decision)
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use sha2::Digest;
 
 pub use limits::Limits;
-pub use providers::{JwksLocation, Provider, Remote, IMPLICIT_PROVIDER};
+pub use providers::{check_url, JwksLocation, Provider, Remote, IMPLICIT_PROVIDER};
 
 use crate::keys::Algorithm;
 use crate::policy::Policy;

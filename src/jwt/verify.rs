@@ -102,8 +102,9 @@ pub fn verify<'r, 't>(
     let wrong_length = || fail(BadSignature, "signature has the wrong length");
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
 
-    let miss = |e: TokenError| route_miss(e, payload_b64, ring, settings, limits);
-    let key: &Key = match header.kid.as_deref() {
+    let kid = header.kid.as_deref();
+    let miss = |e: TokenError| route_miss(e, kid, payload_b64, ring, settings, limits);
+    let key: &Key = match kid {
         Some(kid) => {
             let with_kid = ring.with_kid(kid);
             if with_kid.len() == 0 {
@@ -122,7 +123,7 @@ pub fn verify<'r, 't>(
             }
             fitting
                 .find(|k| k.verify(signing_input, signature))
-                .ok_or_else(|| fail(BadSignature, "signature does not verify"))?
+                .ok_or_else(|| miss(fail(BadSignature, "signature does not verify")))?
         }
         None if settings.require_kid => {
             return Err(fail(UnknownKid, "token has no kid (jwt.require_kid)"))
@@ -285,8 +286,11 @@ pub(crate) fn check_times(t: Times, leeway: f64, now: f64) -> Result<(), TokenEr
 
 /// No key could be tried: reads the token's `iss` (unverified: it only chooses which provider
 /// the miss is reported for, never what is trusted) when there are named providers.
+/// A bad signature under a kid that the token's own provider lacks (another provider's key
+/// with the same kid was tried) is that provider's unknown kid.
 fn route_miss(
     e: TokenError,
+    kid: Option<&str>,
     payload_b64: &str,
     ring: &KeyRing,
     s: &JwtSettings,
@@ -308,6 +312,7 @@ fn route_miss(
         Some(p) => p,
         None => match s.implicit() {
             Some(p) => p,
+            None if e.reason == DenyReason::BadSignature => return e,
             None => {
                 return fail(
                     DenyReason::BadIssuer,
@@ -315,6 +320,15 @@ fn route_miss(
                 )
             }
         },
+    };
+    let kid_absent = kid.is_some_and(|k| ring.get_in(provider, k).is_none());
+    let e = match e.reason {
+        DenyReason::BadSignature if kid_absent => fail(
+            DenyReason::UnknownKid,
+            "no key of the token's issuer has its kid",
+        ),
+        DenyReason::BadSignature => return e,
+        _ => e,
     };
     let miss = if ring.provider_len(provider) == 0 {
         KeyMiss::NoKeys(provider)

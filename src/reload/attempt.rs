@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::unix_seconds;
 use crate::config::{Config, ConfigError, Overrides};
 use crate::keys::{KeyRing, Refreshed, SourceOutcome, SourceSets};
-use crate::state::State;
+use crate::state::{KeyUpdate, State};
 use crate::telemetry::{Metrics, ReloadKind, ReloadResult};
 
 /// What an attempt did, per kind.
@@ -113,27 +113,25 @@ impl Reloader {
         };
         let refreshed = self.sets.refresh(&config.keys, &config.limits);
         report_sources(&refreshed, &self.state.metrics);
-        let changed = refreshed.ring.digest() != current.keys.digest();
-        let keys_result = if refreshed.any_failed() {
+        let any_failed = refreshed.any_failed();
+        self.sets = refreshed.sets;
+        let new_config = (config_result == ReloadResult::Success).then_some(config);
+        let published = self
+            .state
+            .publish_keys(new_config, KeyUpdate::Files(self.sets.provider_sets()));
+        let keys_result = if any_failed {
             ReloadResult::Failure
-        } else if changed {
+        } else if published.changed() {
             ReloadResult::Success
         } else {
             ReloadResult::Unchanged
         };
-        self.sets = refreshed.sets;
-        let keys = if changed {
-            log_changes(&current.keys, &refreshed.ring);
-            Arc::new(refreshed.ring)
-        } else {
-            current.keys.clone()
-        };
+        if published.changed() {
+            log_changes(&published.old, &published.new);
+        }
         let metrics = &self.state.metrics;
         metrics.reload(ReloadKind::Config, config_result, now);
         metrics.reload(ReloadKind::Keys, keys_result, now);
-        if config_result == ReloadResult::Success || changed {
-            self.state.publish(config, keys);
-        }
         Outcome {
             config: config_result,
             keys: keys_result,
@@ -193,7 +191,10 @@ fn report_sources(refreshed: &Refreshed, metrics: &Metrics) {
 
 /// Logs every key of a ring (startup).
 pub fn log_ring(ring: &KeyRing, config: &Config) {
-    if ring.is_empty() {
+    let remote = config.jwt.providers.iter().any(|p| p.remote.is_some());
+    if ring.is_empty() && remote {
+        tracing::info!("no mounted keys: waiting for the providers' first fetch");
+    } else if ring.is_empty() {
         tracing::warn!(
             sources = config.keys.len(),
             "no keys found: answering UNAVAILABLE until a key is loaded"
@@ -204,9 +205,10 @@ pub fn log_ring(ring: &KeyRing, config: &Config) {
     }
 }
 
-fn log_changes(old: &KeyRing, new: &KeyRing) {
+/// Logs the keys added, replaced and removed (per provider: two providers may share a kid).
+pub fn log_changes(old: &KeyRing, new: &KeyRing) {
     for key in new.keys() {
-        match old.get(&key.kid) {
+        match old.get_in(key.provider, &key.kid) {
             None => {
                 tracing::info!(kid = %key.kid, alg = key.alg.name(), fingerprint = %key.fingerprint, source = %key.source, "key added")
             }
@@ -223,8 +225,8 @@ fn log_changes(old: &KeyRing, new: &KeyRing) {
         }
     }
     for key in old.keys() {
-        if new.get(&key.kid).is_none() {
-            tracing::info!(kid = %key.kid, fingerprint = %key.fingerprint, "key removed");
+        if new.get_in(key.provider, &key.kid).is_none() {
+            tracing::info!(kid = %key.kid, fingerprint = %key.fingerprint, source = %key.source, "key removed");
         }
     }
     tracing::info!(keys = new.len(), "keys reloaded");

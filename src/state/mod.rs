@@ -2,10 +2,13 @@
 //! lock-free `load()`; a reload builds a complete new snapshot and `store()`s it, so in-flight
 //! Checks finish on the snapshot they started with.
 
+mod compose;
 mod overload;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+pub use compose::{KeyUpdate, Published};
 
 use arc_swap::{ArcSwap, Guard};
 use tokio::sync::watch;
@@ -38,15 +41,19 @@ pub struct State {
     shutting_down: AtomicBool,
     overload: overload::Overload,
     ready: watch::Sender<bool>,
+    parts: Mutex<compose::Parts>,
+    /// The remote providers' fetchers (for unknown-kid refetches).
+    pub fetchers: crate::providers::Registry,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
 }
 
 impl State {
-    /// State with a first config and key ring (which may be empty).
+    /// State with a first config and the key ring of its mounted sources (which may be empty).
     pub fn new(config: Arc<Config>, keys: Arc<KeyRing>, metrics: Arc<Metrics>) -> Arc<Self> {
         let counters = metrics.counters_for(&config, &keys, None);
-        let ready = !keys.is_empty();
+        let ready = not_ready(&config, &keys).is_none();
+        let parts = Mutex::new(compose::Parts::files(keys.sets().to_vec()));
         let cache = TokenCache::new(config.jwt.cache_max_entries, Some(metrics.cache_counters()));
         Arc::new(Self {
             current: ArcSwap::from_pointee(Snapshot {
@@ -60,6 +67,8 @@ impl State {
             shutting_down: AtomicBool::new(false),
             overload: overload::Overload::default(),
             ready: watch::Sender::new(ready),
+            parts,
+            fetchers: Default::default(),
             metrics,
         })
     }
@@ -74,8 +83,9 @@ impl State {
         self.current.load_full()
     }
 
-    /// Publishes a new config and key ring as one snapshot.
-    pub fn publish(&self, config: Arc<Config>, keys: Arc<KeyRing>) {
+    /// Publishes a new config and key ring as one snapshot (callers that change keys go
+    /// through [`State::publish_keys`], which composes the ring).
+    fn publish(&self, config: Arc<Config>, keys: Arc<KeyRing>) {
         let old = self.current.load_full();
         let counters = self
             .metrics
@@ -106,19 +116,22 @@ impl State {
         self.current.load().generation
     }
 
-    /// Ready: keys loaded, not shedding load for seconds on end, not shutting down.
+    /// Ready: every provider has keys, not shedding load for seconds on end, not shutting
+    /// down.
     pub fn is_ready(&self) -> bool {
         self.not_ready_because().is_none()
     }
 
     /// Why the server is not ready, or `None` when it is.
-    pub fn not_ready_because(&self) -> Option<&'static str> {
+    pub fn not_ready_because(&self) -> Option<String> {
         if self.shutting_down.load(Ordering::SeqCst) {
-            Some("shutting down")
-        } else if self.current.load().keys.is_empty() {
-            Some("no verification key loaded")
+            return Some("shutting down".into());
+        }
+        let snap = self.current.load();
+        if let Some(why) = not_ready(&snap.config, &snap.keys) {
+            Some(why)
         } else if self.overload.is_overloaded() {
-            Some("overloaded (Checks have been shed for seconds on end)")
+            Some("overloaded (Checks have been shed for seconds on end)".into())
         } else {
             None
         }
@@ -176,6 +189,17 @@ impl State {
     }
 }
 
+/// Why keys make the server not ready: none at all, or a provider without any.
+fn not_ready(config: &Config, keys: &KeyRing) -> Option<String> {
+    if keys.is_empty() {
+        return Some("no verification key loaded".into());
+    }
+    let providers = &config.jwt.providers;
+    (0..providers.len())
+        .find(|&i| keys.provider_len(i) == 0)
+        .map(|i| format!("provider {} has no keys", providers[i].name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,7 +219,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for _ in 0..20 {
                         let snap = state.snapshot_full();
-                        state.publish(snap.config.clone(), snap.keys.clone());
+                        state.publish_keys(Some(snap.config.clone()), KeyUpdate::Nothing);
                     }
                 })
             };

@@ -95,6 +95,8 @@ pub struct Metrics {
     streams_evicted: IntCounter,
     connections_evicted: IntCounter,
     cache_lookups: [IntCounter; 2],
+    /// The remote providers' fetch metrics.
+    pub providers: super::providers::ProviderMetrics,
 }
 
 /// Counters resolved for one snapshot: per rule `[allow, deny, shadow_deny]`, per key index,
@@ -109,7 +111,12 @@ pub struct SnapshotCounters {
     pub omitted: Vec<[IntCounter; 3]>,
 }
 
-fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+pub(super) fn counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
     registry
         .register(Box::new(c.clone()))
@@ -154,8 +161,8 @@ impl Metrics {
         };
         let keys = gauge_vec(
             "jwt_authz_keys",
-            "Keys loaded, by source directory.",
-            &["source"],
+            "Keys in force: by source directory for mounted keys, by provider for fetched ones (the other label is empty).",
+            &["source", "provider"],
         );
         let key_source_ok = gauge_vec(
             "jwt_authz_key_source_last_load_successful",
@@ -254,7 +261,6 @@ impl Metrics {
                 "Reload attempts, by kind and result.",
                 &["kind", "result"],
             ),
-            registry,
             allow,
             deny,
             error,
@@ -268,6 +274,8 @@ impl Metrics {
             streams_evicted,
             connections_evicted,
             cache_lookups,
+            providers: super::providers::ProviderMetrics::new(&registry),
+            registry,
         };
         for kind in [ReloadKind::Keys, ReloadKind::Config] {
             for result in ["success", "failure", "unchanged"] {
@@ -337,8 +345,24 @@ impl Metrics {
             }
             for source in &old_config.keys {
                 if !config.keys.iter().any(|s| s.label == source.label) {
-                    let _ = self.keys.remove_label_values(&[&source.label]);
+                    let _ = self.keys.remove_label_values(&[&source.label, ""]);
                     let _ = self.key_source_ok.remove_label_values(&[&source.label]);
+                }
+            }
+            for p in old_config
+                .jwt
+                .providers
+                .iter()
+                .filter(|p| p.remote.is_some())
+            {
+                let kept = config
+                    .jwt
+                    .providers
+                    .iter()
+                    .any(|q| q.name == p.name && q.remote.is_some());
+                if !kept {
+                    let _ = self.keys.remove_label_values(&["", &p.name]);
+                    self.providers.forget(&p.name);
                 }
             }
         }
@@ -349,8 +373,22 @@ impl Metrics {
                 .filter(|k| *k.source == *source.label)
                 .count();
             self.keys
-                .with_label_values(&[&source.label])
+                .with_label_values(&[&source.label, ""])
                 .set(count as i64);
+        }
+        for (i, p) in config.jwt.providers.iter().enumerate() {
+            if p.remote.is_none() {
+                continue;
+            }
+            let fetched = keys
+                .keys()
+                .iter()
+                .filter(|k| k.provider == i && !config.keys.iter().any(|s| *s.label == *k.source))
+                .count();
+            self.keys
+                .with_label_values(&["", &p.name])
+                .set(fetched as i64);
+            self.providers.register(&p.name);
         }
         SnapshotCounters {
             rules: config

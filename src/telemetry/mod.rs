@@ -2,6 +2,8 @@
 
 mod logging;
 mod metrics;
+mod providers;
 
 pub use logging::{clip, dropped_lines, init as init_logging, LogError, LogFormat, LogGuard};
 pub use metrics::{AllowReason, ErrorReason, Metrics, ReloadKind, ReloadResult, SnapshotCounters};
+pub use providers::{FetchResult, ProviderMetrics};

@@ -7,6 +7,7 @@ pub mod check;
 pub mod envoy;
 pub mod hostile;
 pub mod http;
+pub mod jwks_server;
 pub mod kubelet;
 pub mod raw;
 
