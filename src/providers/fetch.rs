@@ -160,17 +160,36 @@ pub async fn fetch(
 /// without `alg` verify RS256 (what Entra ID, Google and Auth0 sign with; they omit `alg`).
 pub fn decode(bytes: &[u8], jwks_uri: &str, provider: &str) -> Result<Decoded, String> {
     let label: Arc<str> = Arc::from(jwks_uri);
-    let jwks = decode_jwk_set(bytes, jwks_uri, Some(Algorithm::RS256), &label)
+    // Secrets first, by kty, whatever their alg: a published secret is no secret.
+    let mut set: Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("{jwks_uri}: not valid JSON: {e}"))?;
+    let mut invalid = 0;
+    if let Some(list) = set.get_mut("keys").and_then(Value::as_array_mut) {
+        list.retain(|jwk| {
+            let secret = jwk.get("kty").and_then(Value::as_str) == Some("oct");
+            if secret {
+                invalid += 1;
+                let kid = jwk.get("kid").and_then(Value::as_str).unwrap_or("");
+                tracing::warn!(
+                    provider,
+                    kid,
+                    "JWK skipped: a secret (kty oct) published in a JWK Set is never used"
+                );
+            }
+            !secret
+        });
+    }
+    let bytes = serde_json::to_vec(&set).map_err(|e| e.to_string())?;
+    let jwks = decode_jwk_set(&bytes, jwks_uri, Some(Algorithm::RS256), &label)
         .map_err(|e| e.to_string())?;
-    let total = jwks.len();
+    let total = jwks.len() + invalid;
     let mut keys = Vec::with_capacity(total);
     let mut kids = HashSet::new();
-    let mut invalid = 0;
     for jwk in jwks {
         match jwk {
             Ok(Jwk::Key(k)) if matches!(k.material, Material::Secret(_)) => {
                 invalid += 1;
-                tracing::warn!(provider, kid = %k.kid, "JWK skipped: a secret (kty oct) published in a JWK Set is never used");
+                tracing::warn!(provider, kid = %k.kid, "JWK skipped: a secret published in a JWK Set is never used");
             }
             Ok(Jwk::Key(k)) if !kids.insert(k.kid.clone()) => {
                 invalid += 1;
