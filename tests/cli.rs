@@ -90,7 +90,22 @@ fn key_errors_exit_1_with_a_precise_message() {
 #[test]
 fn every_config_error_names_the_file_and_the_field() {
     let cases: &[(&str, &str)] = &[
-        ("keys: []\n", "keys: at least one key source is required"),
+        ("keys: []\n", "keys: at least one key source is required (or a provider under providers:)"),
+        ("providers: [{ name: Corp, issuer: https://i, discovery: true }]\n", "providers[0].name: \"Corp\": use 1 to 32 of a-z, 0-9 and -"),
+        ("providers: [{ name: a, discovery: true }]\n", "providers[0].issuer: required (the exact iss of its tokens)"),
+        ("providers: [{ name: a, issuer: https://i, discovery: true }, { name: a, issuer: https://j, discovery: true }]\n", "providers[1].name: \"a\" is used twice"),
+        ("providers: [{ name: a, issuer: https://i, discovery: true }, { name: b, issuer: https://i, discovery: true }]\n", "providers[1].issuer: \"https://i\" is already provider \"a\"'s issuer"),
+        ("providers: [{ name: a, issuer: https://i, discovery: true, jwks_uri: https://i/k }]\n", "providers[0].jwks_uri: set either discovery: true or jwks_uri, not both"),
+        ("providers: [{ name: a, issuer: https://i }]\n", "providers[0].keys: a provider needs keys: discovery: true, a jwks_uri, or mounted keys"),
+        ("providers: [{ name: a, issuer: https://i, remote: { timeout: 1s } }]\n", "providers[0].remote: applies only with discovery: true or jwks_uri"),
+        ("providers: [{ name: a, issuer: http://i, discovery: true }]\n", "providers[0].issuer: \"http://i\" is http: keys must come over https"),
+        ("providers: [{ name: a, issuer: https://i, jwks_uri: ftp://i/k }]\n", "providers[0].jwks_uri: \"ftp://i/k\" must be an https:// URL"),
+        ("providers: [{ name: a, issuer: https://i, discovery: true, remote: { min_refresh: 5m, refresh_interval: 1m } }]\n", "providers[0].remote.refresh_interval: must be at least min_refresh"),
+        ("providers: [{ name: a, issuer: https://i, discovery: true, remote: { unknown_kid_wait: 1m } }]\n", "providers[0].remote.unknown_kid_wait: must be at most 10s"),
+        ("providers: [{ name: a, issuer: https://i, discovery: true, remote: { max_bytes: 1GB } }]\n", "providers[0].remote.max_bytes: invalid size \"1GB\""),
+        ("providers: [{ name: a, issuer: https://i, discovery: true, remote: { refresh: 1m } }]\n", "providers[0].remote: unknown field `refresh`"),
+        ("providers: [{ name: a, issuer: https://i, keys: [{ dir: k }] }]\n", "providers[0].keys[0].algorithm: required for format: files"),
+        ("providers: [{ name: a, issuer: https://i, discovery: true }]\nkeys: [{dir: k, algorithm: HS256}]\njwt: { issuers: [https://i] }\n", "jwt.issuers[0]: \"https://i\" is provider \"a\"'s issuer"),
         ("listen: { grpcc: x }\nkeys: []\n", "listen: unknown field `grpcc`"),
         ("keys:\n  - dir: k\n    algorithm: HS999\n", "keys[0].algorithm: unknown algorithm \"HS999\": use one of HS256, HS384, HS512, RS256"),
         ("keys:\n  - dir: k\n", "keys[0].algorithm: required for format: files"),

@@ -344,3 +344,85 @@ async fn cache_control_sets_the_refresh_and_etag_makes_it_conditional() {
         "ok"
     );
 }
+
+/// Runs the binary with `args` off the runtime (the IdP is served on it).
+async fn run(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(binary())
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_fetches_each_provider_once_and_explain_decides_with_fetched_keys() {
+    let key = rsa_key();
+    let idp = JwksServer::start(&set(&[("v1", &key)]), "unused").await;
+    let down = JwksServer::start(&set(&[("v2", &key)]), "unused").await;
+    down.set_mode(support::jwks_server::Mode::Status(503));
+    let f = Fixture::new();
+    config(
+        &f,
+        &[provider("corp", "https://idp.test", &idp.jwks_uri(), "")],
+    );
+    let path = f.config_path().display().to_string();
+    let out = run(vec!["validate".into(), "--config".into(), path.clone()]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "provider corp: 1 key fetched from {}",
+            idp.jwks_uri()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("v1") && stdout.contains("RSA 2048"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("OK (1 key, 0 rules, 1 provider)"),
+        "{stdout}"
+    );
+    let good = token(&key, "v1", "https://idp.test");
+    let explain = |t: String| {
+        vec![
+            "explain".into(),
+            "--config".into(),
+            path.clone(),
+            "--token".into(),
+            t,
+        ]
+    };
+    let out = run(explain(good)).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = run(explain(token(&key, "v1", "https://other.test"))).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bad_issuer"));
+
+    config(
+        &f,
+        &[
+            provider("corp", "https://idp.test", &idp.jwks_uri(), ""),
+            provider("down", "https://down.test", &down.jwks_uri(), ""),
+        ],
+    );
+    let out = run(vec!["validate".into(), "--config".into(), path]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("provider down: cannot fetch its keys") && stderr.contains("HTTP 503"),
+        "{stderr}"
+    );
+}

@@ -20,7 +20,19 @@ const DENY: u8 = 3;
 /// Prints the decision; exit 0 on allow, 3 on deny.
 pub fn run(args: &ExplainArgs) -> Result<ExitCode, CommandError> {
     let config = Config::load(&args.config.config)?;
-    let keys = keys::load_ring(&config.keys, &config.limits)?;
+    let mut sets = keys::load_ring(&config.keys, &config.limits)?
+        .sets()
+        .to_vec();
+    for f in crate::providers::once::fetch_all(&config) {
+        let name = &config.jwt.providers[f.provider].name;
+        match f.result {
+            Ok((set, _, _)) => sets.push((f.provider, set)),
+            Err(e) => eprintln!(
+                "warning: provider {name}: cannot fetch its keys ({e}): its tokens are undecidable"
+            ),
+        }
+    }
+    let keys = keys::KeyRing::from_sets(sets)?;
     let mut path = args.path.clone();
     let mut header = None;
     if let Some(token) = &args.token {

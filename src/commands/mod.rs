@@ -80,7 +80,31 @@ fn validate(config: &Config) -> Result<ExitCode, CommandError> {
             eprintln!("warning: {w}");
         }
     }
-    let ring = KeyRing::build(loaded)?;
+    let mut sets = keys::load_ring(&config.keys, &config.limits)?
+        .sets()
+        .to_vec();
+    let mut failed = Vec::new();
+    let mut fetched_lines = Vec::new();
+    for f in crate::providers::once::fetch_all(config) {
+        let name = &config.jwt.providers[f.provider].name;
+        match f.result {
+            Ok((set, uri, skipped)) => {
+                fetched_lines.push(format!(
+                    "provider {name}: {} fetched from {uri}{}",
+                    counted(set.keys().len(), "key"),
+                    if skipped > 0 {
+                        format!(" ({skipped} skipped: see the warnings)")
+                    } else {
+                        String::new()
+                    }
+                ));
+                sets.push((f.provider, set));
+            }
+            Err(e) => failed.push(format!("provider {name}: cannot fetch its keys: {e}")),
+        }
+    }
+    drop(loaded);
+    let ring = KeyRing::from_sets(sets)?;
     for alg in keys::Algorithm::ALL {
         let n = ring.with_alg(alg).len();
         if n > jwt::MAX_KIDLESS_CANDIDATES {
@@ -90,7 +114,7 @@ fn validate(config: &Config) -> Result<ExitCode, CommandError> {
             );
         }
     }
-    if ring.is_empty() {
+    if ring.is_empty() && failed.is_empty() {
         let dirs: Vec<String> = config
             .keys
             .iter()
@@ -120,12 +144,30 @@ fn validate(config: &Config) -> Result<ExitCode, CommandError> {
             k.source
         );
     }
+    for line in fetched_lines {
+        say!(out, "{line}");
+    }
+    if !failed.is_empty() {
+        out.emit()?;
+        return Err(CommandError::Other(failed.join("\n")));
+    }
+    let providers = config
+        .jwt
+        .providers
+        .iter()
+        .filter(|p| p.issuer.is_some())
+        .count();
     say!(
         out,
-        "{}: OK ({}, {})",
+        "{}: OK ({}, {}{})",
         config.path.display(),
         counted(ring.len(), "key"),
-        counted(config.policy.rules.len(), "rule")
+        counted(config.policy.rules.len(), "rule"),
+        if providers > 0 {
+            format!(", {}", counted(providers, "provider"))
+        } else {
+            String::new()
+        }
     );
     out.emit()?;
     Ok(ExitCode::SUCCESS)

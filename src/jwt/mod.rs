@@ -9,6 +9,8 @@ mod header;
 mod verify;
 
 #[cfg(test)]
+mod provider_tests;
+#[cfg(test)]
 mod tests;
 
 pub use cache::TokenCache;

@@ -10,6 +10,7 @@
 mod cache_dir;
 pub mod fetch;
 pub mod http;
+pub mod once;
 mod task;
 
 use std::collections::HashMap;
