@@ -118,10 +118,10 @@ fn assert_hardened(pod: &Value, what: &str) {
         mounts.iter().all(|m| m.get("subPath").is_none()),
         "{what}: subPath never updates"
     );
-    let keys = mounts
-        .iter()
-        .find(|m| m["name"] == "jwt-authz-keys")
-        .expect("key mount");
+    // Without mounted keys (providers only) there is no key volume.
+    let Some(keys) = mounts.iter().find(|m| m["name"] == "jwt-authz-keys") else {
+        return;
+    };
     assert_eq!(keys["readOnly"], true);
     let volume = pod["volumes"]
         .as_sequence()
@@ -172,6 +172,14 @@ fn standalone_renders_hardened_with_a_valid_config() {
         assert_eq!(
             kind(&docs, "Service")[0]["spec"]["ports"][0]["appProtocol"],
             "grpc"
+        );
+        assert!(
+            pod["volumes"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|v| v["name"] == "jwt-authz-keys"),
+            "standalone mounts its keys"
         );
         let config = assert_config_valid(&docs, "standalone");
         assert_eq!(config.policy.rules.len(), 3);
@@ -306,8 +314,16 @@ fn sidecar_mode_and_a_consumer_chart() {
 #[ignore = "needs Helm; scripts/test.sh runs it"]
 fn misconfigurations_fail_with_a_clear_message() {
     for helm in helms() {
-        let cases: [(&[&str], &str); 5] = [
+        let cases: [(&[&str], &str); 7] = [
             (&[], "set keys.existingSecret"),
+            (
+                &["--set", "providers[0].name=Corp,providers[0].issuer=https://i,providers[0].discovery=true"],
+                "providers",
+            ),
+            (
+                &["--set", "providers[0].name=corp,providers[0].issuer=https://i"],
+                "providers",
+            ),
             (
                 &["--set", "keys.create=true"],
                 "keys.create=true needs keys.values",
@@ -499,5 +515,51 @@ fn public_keys_from_a_configmap_load_as_the_deploy_examples_show() {
                 assert!(text.contains(kid), "{kid}: {text}");
             }
         }
+    }
+}
+
+#[test]
+#[ignore = "needs Helm; scripts/test.sh runs it"]
+fn providers_get_the_ca_bundle_a_cache_and_egress_to_the_idp_only() {
+    for helm in helms() {
+        let docs = render(&helm, &chart(), &["-f", &values("providers-values.yaml")]).unwrap();
+        let pod = &kind(&docs, "Deployment")[0]["spec"]["template"]["spec"];
+        assert_hardened(pod, "providers");
+        let config = assert_config_valid(&docs, "providers");
+        let providers = &config.jwt.providers;
+        assert_eq!(providers.len(), 2, "no top-level keys: no implicit provider");
+        assert!(config.keys.is_empty());
+        for p in providers {
+            let remote = p.remote.as_ref().unwrap();
+            assert_eq!(
+                remote.ca_file.as_deref(),
+                Some(Path::new("/etc/jwt-authz/provider-ca/ca.crt")),
+                "{}",
+                p.name
+            );
+            assert_eq!(
+                remote.cache_dir.as_deref(),
+                Some(Path::new("/var/cache/jwt-authz"))
+            );
+        }
+        assert_eq!(
+            providers[1].remote.as_ref().unwrap().unknown_kid_wait,
+            std::time::Duration::from_millis(200),
+            "a provider's own remote settings are kept"
+        );
+        let volumes = pod["volumes"].as_sequence().unwrap();
+        let volume = |name: &str| volumes.iter().find(|v| v["name"] == name).cloned();
+        assert!(volume("jwt-authz-keys").is_none());
+        assert_eq!(volume("jwt-authz-provider-ca").unwrap()["configMap"]["name"], "idp-ca");
+        assert_eq!(volume("jwt-authz-jwks-cache").unwrap()["emptyDir"]["sizeLimit"], "8Mi");
+        let policy = &kind(&docs, "NetworkPolicy")[0]["spec"];
+        let egress = policy["egress"].as_sequence().unwrap();
+        assert_eq!(egress.len(), 2, "DNS and the providers only");
+        assert_eq!(egress[0]["ports"][0]["port"], 53);
+        assert_eq!(egress[1]["ports"][0]["port"], 443);
+        // Without providers, still no egress at all.
+        let plain = render(&helm, &chart(), &["-f", &values("standalone-values.yaml")]).unwrap();
+        let policy = &kind(&plain, "NetworkPolicy")[0]["spec"];
+        assert!(policy["egress"].as_sequence().unwrap().is_empty());
     }
 }

@@ -73,6 +73,20 @@ config = obj({
     "shutdown_grace": DUR,
 }, description="jwt-authz configuration without listen and keys (set by the chart)")
 
+remote = obj({
+    **{k: DUR for k in ["refresh_interval", "min_refresh", "max_refresh", "timeout",
+                        "unknown_kid_cooldown", "unknown_kid_wait", "max_stale"]},
+    "ca_file": S(pattern="^/"), "cache_dir": S(pattern="^/"), "allow_http": B,
+    "max_bytes": {"oneOf": [I(minimum=1024), S(pattern=r"^[0-9]+ ?(B|KiB|MiB)?$")]},
+})
+provider = obj({
+    "name": S(pattern=r"^[a-z0-9-]{1,32}$"), "issuer": S(minLength=1),
+    "audiences": {"type": "array", "items": S(minLength=1)},
+    "discovery": B, "jwks_uri": S(pattern="^https?://"), "remote": remote,
+}, required=["name", "issuer"], description="an identity provider; in the chart its keys are fetched (discovery or jwks_uri)")
+provider["oneOf"] = [{"required": ["discovery"], "properties": {"discovery": {"const": True}}, "not": {"required": ["jwks_uri"]}},
+                     {"required": ["jwks_uri"], "not": {"properties": {"discovery": {"const": True}}, "required": ["discovery"]}}]
+
 probe = obj({"periodSeconds": I(minimum=1), "timeoutSeconds": I(minimum=1), "failureThreshold": I(minimum=1),
              "initialDelaySeconds": I(minimum=0), "successThreshold": I(minimum=1)})
 monitor = obj({"enabled": B, "interval": DUR, "labels": STRMAP})
@@ -95,6 +109,9 @@ schema = {
             "jwksDefaultAlgorithm": {"enum": ["", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]},
             "mountPath": S(pattern="^/"), "defaultMode": I(minimum=0, maximum=511),
         }),
+        "providers": {"type": "array", "items": provider},
+        "providersCA": obj({"existingConfigMap": S(), "key": S(minLength=1), "mountPath": S(pattern="^/")}),
+        "providersCache": obj({"enabled": B, "mountPath": S(pattern="^/"), "sizeLimit": S(minLength=1)}),
         "config": config,
         "ports": obj({"grpc": I(minimum=1, maximum=65535), "admin": I(minimum=1, maximum=65535)}),
         "service": obj({"type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]}, "annotations": STRMAP}),
@@ -112,7 +129,9 @@ schema = {
         "autoscaling": obj({"enabled": B, "minReplicas": I(minimum=1), "maxReplicas": I(minimum=1),
                             "targetCPUUtilizationPercentage": I(minimum=1, maximum=100)}),
         "networkPolicy": obj({"enabled": B, "grpcFrom": {"type": "array", "items": ANYOBJ},
-                              "adminFrom": {"type": "array", "items": ANYOBJ}}),
+                              "adminFrom": {"type": "array", "items": ANYOBJ},
+                              "providerEgress": obj({"dns": B, "ports": {"type": "array", "items": ANYOBJ},
+                                                     "to": {"type": "array", "items": ANYOBJ}})}),
         "metrics": obj({
             "serviceMonitor": monitor, "podMonitor": monitor,
             "prometheusRule": obj({"enabled": B, "labels": STRMAP}),

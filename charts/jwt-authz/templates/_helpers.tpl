@@ -49,14 +49,29 @@ app.kubernetes.io/component: ext-authz
 {{- end }}
 {{- end }}
 
-{{/* Name of the key Secret; fails when none is configured (and no ConfigMap either). */}}
+{{/* "true" when top-level keys are mounted (a Secret or a ConfigMap); fails when there are
+neither keys nor providers. */}}
+{{- define "jwt-authz.hasKeys" -}}
+{{- if or .Values.keys.create .Values.keys.existingSecret .Values.keys.existingConfigMap }}
+{{- "true" }}
+{{- else if not .Values.providers }}
+{{- fail "set keys.existingSecret to the Secret holding your keys, keys.existingConfigMap to a ConfigMap of public keys (encoding: pem or format: jwks), providers to fetch keys from your identity provider, or keys.create=true with keys.values for development only" }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when a provider fetches its keys (discovery or jwks_uri). */}}
+{{- define "jwt-authz.remoteProviders" -}}
+{{- range .Values.providers }}
+{{- if or .discovery .jwks_uri }}true{{ break }}{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the key Secret. */}}
 {{- define "jwt-authz.keySecretName" -}}
 {{- if .Values.keys.create }}
 {{- printf "%s-keys" (include "jwt-authz.fullname" .) }}
-{{- else if .Values.keys.existingSecret }}
-{{- .Values.keys.existingSecret }}
 {{- else }}
-{{- fail "set keys.existingSecret to the Secret holding your keys, keys.existingConfigMap to a ConfigMap of public keys (encoding: pem or format: jwks), or keys.create=true with keys.values for development only" }}
+{{- .Values.keys.existingSecret }}
 {{- end }}
 {{- end }}
 
@@ -108,7 +123,8 @@ loopback and the probes are exec probes. */}}
 {{- end }}
 {{- end }}
 
-{{/* The jwt-authz config file: the user's config plus listen and keys. */}}
+{{/* The jwt-authz config file: the user's config plus listen, keys and providers (each remote
+provider gets the chart's CA bundle and cache directory unless it names its own). */}}
 {{- define "jwt-authz.configFile" -}}
 {{- $keys := dict "dir" .Values.keys.mountPath "format" .Values.keys.format }}
 {{- if eq .Values.keys.format "files" }}
@@ -118,6 +134,27 @@ loopback and the probes are exec probes. */}}
 {{- $_ := set $keys "algorithm" .Values.keys.jwksDefaultAlgorithm }}
 {{- end }}
 {{- $listen := dict "grpc" (include "jwt-authz.grpcAddr" .) "admin" (include "jwt-authz.adminAddr" .) }}
-{{- $file := merge (dict "listen" $listen "keys" (list $keys)) (deepCopy .Values.config) }}
+{{- $file := merge (dict "listen" $listen) (deepCopy .Values.config) }}
+{{- if include "jwt-authz.hasKeys" . }}
+{{- $_ := set $file "keys" (list $keys) }}
+{{- end }}
+{{- if .Values.providers }}
+{{- $providers := list }}
+{{- range .Values.providers }}
+{{- $p := deepCopy . }}
+{{- if or $p.discovery $p.jwks_uri }}
+{{- $remote := $p.remote | default dict }}
+{{- if and $.Values.providersCA.existingConfigMap (not (hasKey $remote "ca_file")) }}
+{{- $_ := set $remote "ca_file" (printf "%s/%s" $.Values.providersCA.mountPath $.Values.providersCA.key) }}
+{{- end }}
+{{- if and $.Values.providersCache.enabled (not (hasKey $remote "cache_dir")) }}
+{{- $_ := set $remote "cache_dir" $.Values.providersCache.mountPath }}
+{{- end }}
+{{- $_ := set $p "remote" $remote }}
+{{- end }}
+{{- $providers = append $providers $p }}
+{{- end }}
+{{- $_ := set $file "providers" $providers }}
+{{- end }}
 {{- toYaml $file }}
 {{- end }}

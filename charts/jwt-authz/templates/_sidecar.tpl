@@ -57,9 +57,20 @@ and `.Chart.Name`. From a parent chart that depends on jwt-authz:
   securityContext:
     {{- toYaml .Values.securityContext | nindent 4 }}
   volumeMounts:
+    {{- if include "jwt-authz.hasKeys" . }}
     - name: jwt-authz-keys
       mountPath: {{ .Values.keys.mountPath }}
       readOnly: true
+    {{- end }}
+    {{- if and (include "jwt-authz.remoteProviders" .) .Values.providersCA.existingConfigMap }}
+    - name: jwt-authz-provider-ca
+      mountPath: {{ .Values.providersCA.mountPath }}
+      readOnly: true
+    {{- end }}
+    {{- if and (include "jwt-authz.remoteProviders" .) .Values.providersCache.enabled }}
+    - name: jwt-authz-jwks-cache
+      mountPath: {{ .Values.providersCache.mountPath }}
+    {{- end }}
     - name: jwt-authz-config
       mountPath: /etc/jwt-authz/config
       readOnly: true
@@ -71,15 +82,19 @@ and `.Chart.Name`. From a parent chart that depends on jwt-authz:
 
 {{/* The volumes the jwt-authz container mounts (directories, never subPath: they hot-reload). */}}
 {{- define "jwt-authz.sidecarVolumes" -}}
-- name: jwt-authz-keys
-  {{- include "jwt-authz.keyVolumeSource" . | trim | nindent 2 }}
-- name: jwt-authz-config
-  configMap:
-    name: {{ include "jwt-authz.configName" . }}
-{{- if and (eq .Values.mode "sidecar") .Values.sidecar.unixSocket }}
-- name: jwt-authz-socket
-  emptyDir:
-    medium: Memory
-    sizeLimit: 1Mi
+{{- $volumes := list }}
+{{- if include "jwt-authz.hasKeys" . }}
+{{- $volumes = append $volumes (merge (dict "name" "jwt-authz-keys") (include "jwt-authz.keyVolumeSource" . | fromYaml)) }}
 {{- end }}
+{{- if and (include "jwt-authz.remoteProviders" .) .Values.providersCA.existingConfigMap }}
+{{- $volumes = append $volumes (dict "name" "jwt-authz-provider-ca" "configMap" (dict "name" .Values.providersCA.existingConfigMap)) }}
+{{- end }}
+{{- if and (include "jwt-authz.remoteProviders" .) .Values.providersCache.enabled }}
+{{- $volumes = append $volumes (dict "name" "jwt-authz-jwks-cache" "emptyDir" (dict "sizeLimit" .Values.providersCache.sizeLimit)) }}
+{{- end }}
+{{- $volumes = append $volumes (dict "name" "jwt-authz-config" "configMap" (dict "name" (include "jwt-authz.configName" .))) }}
+{{- if and (eq .Values.mode "sidecar") .Values.sidecar.unixSocket }}
+{{- $volumes = append $volumes (dict "name" "jwt-authz-socket" "emptyDir" (dict "medium" "Memory" "sizeLimit" "1Mi")) }}
+{{- end }}
+{{- toYaml $volumes }}
 {{- end }}
