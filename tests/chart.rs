@@ -527,7 +527,11 @@ fn providers_get_the_ca_bundle_a_cache_and_egress_to_the_idp_only() {
         assert_hardened(pod, "providers");
         let config = assert_config_valid(&docs, "providers");
         let providers = &config.jwt.providers;
-        assert_eq!(providers.len(), 2, "no top-level keys: no implicit provider");
+        assert_eq!(
+            providers.len(),
+            2,
+            "no top-level keys: no implicit provider"
+        );
         assert!(config.keys.is_empty());
         for p in providers {
             let remote = p.remote.as_ref().unwrap();
@@ -550,8 +554,14 @@ fn providers_get_the_ca_bundle_a_cache_and_egress_to_the_idp_only() {
         let volumes = pod["volumes"].as_sequence().unwrap();
         let volume = |name: &str| volumes.iter().find(|v| v["name"] == name).cloned();
         assert!(volume("jwt-authz-keys").is_none());
-        assert_eq!(volume("jwt-authz-provider-ca").unwrap()["configMap"]["name"], "idp-ca");
-        assert_eq!(volume("jwt-authz-jwks-cache").unwrap()["emptyDir"]["sizeLimit"], "8Mi");
+        assert_eq!(
+            volume("jwt-authz-provider-ca").unwrap()["configMap"]["name"],
+            "idp-ca"
+        );
+        assert_eq!(
+            volume("jwt-authz-jwks-cache").unwrap()["emptyDir"]["sizeLimit"],
+            "8Mi"
+        );
         let policy = &kind(&docs, "NetworkPolicy")[0]["spec"];
         let egress = policy["egress"].as_sequence().unwrap();
         assert_eq!(egress.len(), 2, "DNS and the providers only");

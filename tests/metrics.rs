@@ -6,6 +6,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use jwt_authz::testing::check_request;
 use serde_json::json;
@@ -241,7 +242,22 @@ fn used_metrics(text: &str) -> BTreeSet<String> {
 #[tokio::test]
 async fn the_dashboard_and_alerts_use_only_exported_metrics() {
     let (_f, server) = server_with_traffic().await;
-    let (_, scrape) = server.admin_get("/metrics").await;
+    let (_, mut scrape) = server.admin_get("/metrics").await;
+    // And a server whose keys come from an identity provider (the jwt_authz_jwks_* series).
+    let key = jwt_authz::testing::rsa_key();
+    let set = json!({"keys": [jwt_authz::testing::jwk(&key, Some("r1"), Some(jwt_authz::keys::Algorithm::RS256))]});
+    let idp = support::jwks_server::JwksServer::start(&set.to_string(), "unused").await;
+    let f = Fixture::new();
+    f.write_config(&format!(
+        "providers:\n  - {{ name: corp, issuer: https://idp.test, jwks_uri: {}, remote: {{ allow_http: true }} }}\n",
+        idp.jwks_uri()
+    ));
+    let fetching = JwtAuthz::start(&f.config_path());
+    eventually("a fetch", Duration::from_secs(10), || async {
+        (fetching.admin_get("/readyz").await.0 == 200).then_some(())
+    })
+    .await;
+    scrape.push_str(&fetching.admin_get("/metrics").await.1);
     let exported: BTreeSet<String> = scrape
         .lines()
         .filter(|l| !l.starts_with('#'))

@@ -49,7 +49,8 @@ panels = [
            for q in (0.5, 0.9, 0.99)], "s", "gRPC decoding and encoding excluded."),
     row(8, "Keys and reloads", 18),
     panel(9, "Keys loaded", "timeseries", 0, 19, 8, 8,
-          [(f'sum by (instance, source) (jwt_authz_keys{{{SEL}}})', "{{instance}} {{source}}")], "short"),
+          [(f'sum by (instance, source, provider) (jwt_authz_keys{{{SEL}}})', "{{instance}} {{source}}{{provider}}")], "short",
+          "Mounted keys by source directory, fetched keys by provider."),
     panel(10, "Last reload successful", "stat", 8, 19, 4, 8,
           [(f'min by (kind) (jwt_authz_last_reload_successful{{{SEL}}})', "{{kind}}")], "bool_yes_no"),
     panel(11, "Reloads by result", "timeseries", 12, 19, 8, 8,
@@ -72,6 +73,17 @@ panels = [
           [(f'rate(process_cpu_seconds_total{{{SEL}}}[{RATE}])', "{{instance}}")], "percentunit"),
     panel(19, "Resident memory", "timeseries", 12, 45, 12, 7,
           [(f'process_resident_memory_bytes{{{SEL}}}', "{{instance}}")], "bytes"),
+    row(20, "Identity providers", 52),
+    panel(21, "Key fetches by result", "timeseries", 0, 53, 12, 8,
+          [(f'sum by (provider, result) (increase(jwt_authz_jwks_fetches_total{{{SEL}}}[{RATE}]))', "{{provider}} {{result}}")],
+          "short", "success: a new JWK Set; not_modified: 304; failure: the last good keys stay."),
+    panel(22, "Since last successful fetch", "timeseries", 12, 53, 6, 8,
+          [(f'time() - max by (provider) (jwt_authz_jwks_last_success_timestamp_seconds{{{SEL}}})', "{{provider}}")], "s",
+          "Keys are dropped remote.max_stale (24h by default) after the last success."),
+    panel(23, "Unknown-kid refetches and skipped JWKs", "timeseries", 18, 53, 6, 8,
+          [(f'sum by (provider) (increase(jwt_authz_jwks_unknown_kid_refetches_total{{{SEL}}}[{RATE}]))', "{{provider}} refetch"),
+           (f'sum by (provider) (increase(jwt_authz_jwks_invalid_keys_total{{{SEL}}}[{RATE}]))', "{{provider}} skipped")],
+          "short", "At most one refetch per unknown_kid_cooldown, however many unknown kids arrive."),
 ]
 
 variables = [
