@@ -14,8 +14,8 @@ use jwt_authz::request::RequestView;
 use jwt_authz::state::State;
 use jwt_authz::telemetry::Metrics;
 use jwt_authz::testing::{
-    bench_config, bench_keyring, bench_public_keys, bench_token, bench_token_signed,
-    envoy_like_request,
+    bench_config, bench_keyring, bench_provider_config, bench_public_keys, bench_token,
+    bench_token_signed, envoy_like_request,
 };
 use prost::Message;
 
@@ -116,5 +116,40 @@ fn cached_check(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, policy, full_check, cached_check);
+/// A token of a remote provider against the same token verified by mounted keys: same key,
+/// same algorithm, same run. The fetcher is off the Check path, so the two must cost the same
+/// (BENCHMARKS.md: within 5%).
+fn provider_check(c: &mut Criterion) {
+    let mut g = c.benchmark_group("check");
+    let bench = bench_public_keys();
+    let mounted = Arc::new(bench.ring);
+    let fetched = Arc::new(bench.provider_ring);
+    for (alg, key) in &bench.keys {
+        if !matches!(alg, Algorithm::RS256 | Algorithm::ES256) {
+            continue;
+        }
+        let req = envoy_like_request(Some(&bench_token_signed(key, *alg, alg.name(), unix_now())));
+        let name = alg.name().to_ascii_lowercase();
+        for (cache, label) in [(0, "cache_off"), (4096, "cache_hit")] {
+            let mut config = bench_provider_config(50);
+            config.jwt.cache_max_entries = cache;
+            let remote = AuthzService::new(State::new(
+                Arc::new(config),
+                Arc::clone(&fetched),
+                Metrics::new(),
+            ));
+            let local = service(Arc::clone(&mounted), cache);
+            for (svc, source) in [(&local, "mounted"), (&remote, "provider")] {
+                let answer = svc.answer(&req).unwrap();
+                assert_eq!(answer.status.map(|s| s.code), Some(0), "{source}");
+                g.bench_function(format!("{name}_allow_{source}_{label}"), |b| {
+                    b.iter(|| svc.answer(black_box(&req)).unwrap())
+                });
+            }
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, policy, full_check, cached_check, provider_check);
 criterion_main!(benches);

@@ -3,7 +3,9 @@
 //!   valgrind --tool=callgrind target/release/examples/profile_hot_path check 20000
 //! Operations: verify (HS256, typical token), verify_rs256 (the same claims, RS256, a fixed
 //! 2048-bit key from benches/fixtures), bare_rs256 (aws-lc-rs alone verifying that token's
-//! signature with the key parsed once: what verify_rs256 adds is the difference), decide (50 rules), check (full in-process Check on
+//! signature with the key parsed once: what verify_rs256 adds is the difference),
+//! provider_rs256 (verify_rs256 with the key fetched by a remote provider: the same cost),
+//! decide (50 rules), check (full in-process Check on
 //! prost messages, verified-token cache off), hit (the same Check with the cache on: a cache
 //! hit), bytes (the server's path: protobuf bytes in and out, cache off), extract. Prints
 //! nothing: divide callgrind's total by N, after subtracting a run with N=0 (setup cost).
@@ -17,7 +19,8 @@ use jwt_authz::request::RequestView;
 use jwt_authz::state::State;
 use jwt_authz::telemetry::Metrics;
 use jwt_authz::testing::{
-    bench_claims, bench_config, bench_keyring, bench_token, envoy_like_request,
+    bench_claims, bench_config, bench_keyring, bench_provider_config, bench_token,
+    envoy_like_request,
 };
 
 /// An RS256 token over `bench_claims(1_800_000_000)` and its public key (benches/fixtures/make.sh).
@@ -80,6 +83,31 @@ fn main() {
         )
     };
     assert!(rs256().is_ok(), "the RS256 fixture verifies");
+    // The same key as provider corp's (index 0) fetched set.
+    let provider_config = bench_provider_config(50);
+    let provider_key =
+        parse_pem_key(RS256_PEM, Algorithm::RS256, "RS256.pem").expect("the fixture key");
+    let provider_ring = KeyRing::from_sets(vec![(
+        0,
+        Arc::new(
+            jwt_authz::keys::KeySet::new(Arc::from("jwks"), vec![provider_key]).expect("one key"),
+        ),
+    )])
+    .expect("one key");
+    let provider_rs256 = || {
+        jwt_authz::jwt::verify(
+            rs256_token,
+            &provider_ring,
+            &provider_config.jwt,
+            &provider_config.limits,
+            RS256_NOW,
+        )
+    };
+    assert_eq!(
+        provider_rs256().map(|v| v.key.provider).ok(),
+        Some(0),
+        "the RS256 fixture verifies as provider corp's"
+    );
     let (_, spki) = pem_rfc7468::decode_vec(RS256_PEM).expect("the fixture is PEM");
     let bare = aws_lc_rs::signature::ParsedPublicKey::new(
         &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
@@ -109,6 +137,9 @@ fn main() {
             }
             "verify_rs256" => {
                 black_box(rs256().is_ok());
+            }
+            "provider_rs256" => {
+                black_box(provider_rs256().is_ok());
             }
             "bare_rs256" => {
                 black_box(

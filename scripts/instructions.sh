@@ -17,7 +17,7 @@ count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "
 n=2000
 failed=0
 results=""
-for op in extract verify verify_rs256 bare_rs256 decide check hit bytes; do
+for op in extract verify verify_rs256 provider_rs256 bare_rs256 decide check hit bytes; do
   base=$(count "$op" 0); total=$(count "$op" "$n")
   per=$(( (total - base) / n ))
   results+="$op $per"$'\n'

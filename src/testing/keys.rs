@@ -75,6 +75,9 @@ pub struct PublicBench {
     pub keys: Vec<(Algorithm, std::sync::Arc<PrivateKey>)>,
     /// These public keys beside [`super::bench_keyring`]`(5)`'s HMAC keys.
     pub ring: KeyRing,
+    /// The same keys as fetched by provider `corp` of [`super::bench_provider_config`] (index
+    /// 0), the HMAC keys as its top-level keys (index 1).
+    pub provider_ring: KeyRing,
 }
 
 /// Generates the keys of [`PublicBench`].
@@ -99,13 +102,25 @@ pub fn bench_public_keys() -> PublicBench {
             Some((alg, Arc::clone(key)))
         })
         .collect();
+    let public = || -> Vec<LoadedKey> {
+        keys.iter()
+            .map(|(alg, key)| LoadedKey::public(alg.name(), *alg, key.public(), "bench"))
+            .collect()
+    };
     let mut loaded: Vec<LoadedKey> = super::bench_hmac_keys(5);
-    for (alg, key) in &keys {
-        loaded.push(LoadedKey::public(alg.name(), *alg, key.public(), "bench"));
-    }
+    loaded.extend(public());
+    let set = |loaded: Vec<LoadedKey>| {
+        Arc::new(crate::keys::KeySet::new(Arc::from("bench"), loaded).expect("distinct kids"))
+    };
+    let provider_ring = KeyRing::from_sets(vec![
+        (1, set(super::bench_hmac_keys(5))),
+        (0, set(public())),
+    ])
+    .expect("distinct kids");
     PublicBench {
-        keys,
         ring: KeyRing::build(loaded).expect("distinct kids"),
+        provider_ring,
+        keys,
     }
 }
 

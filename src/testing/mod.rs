@@ -161,9 +161,24 @@ pub fn bench_claims(iat: u64) -> String {
 /// A config for benches: issuer and audience of [`bench_token`], `rules` rules of which only
 /// the last matches `GET api.example.com/orders/..`, and two forwarded claims.
 pub fn bench_config(rules: usize) -> crate::config::Config {
-    let mut yaml = String::from(
-        "keys: [{ dir: /k, algorithm: HS256 }]\njwt: { issuers: ['https://issuer.example.com'], audiences: [orders-api] }\nrules:\n",
-    );
+    bench_config_with(
+        rules,
+        "keys: [{ dir: /k, algorithm: HS256 }]\njwt: { issuers: ['https://issuer.example.com'], audiences: [orders-api] }\n",
+    )
+}
+
+/// [`bench_config`] with the issuer of [`bench_token`] as a remote provider `corp` (index 0,
+/// audience `orders-api`) beside the top-level keys (index 1), for
+/// [`PublicBench::provider_ring`].
+pub fn bench_provider_config(rules: usize) -> crate::config::Config {
+    bench_config_with(
+        rules,
+        "keys: [{ dir: /k, algorithm: HS256 }]\nproviders:\n  - { name: corp, issuer: 'https://issuer.example.com', audiences: [orders-api], jwks_uri: 'https://issuer.example.com/jwks' }\n",
+    )
+}
+
+fn bench_config_with(rules: usize, head: &str) -> crate::config::Config {
+    let mut yaml = format!("{head}rules:\n");
     for i in 0..rules.saturating_sub(1) {
         yaml.push_str(&format!(
             "  - {{ name: r{i}, match: {{ methods: [GET, POST], path_prefix: /svc{i}, hosts: ['api.example.com'] }}, require: {{ scopes: ['svc{i}:read'] }} }}\n"
