@@ -426,3 +426,34 @@ async fn validate_fetches_each_provider_once_and_explain_decides_with_fetched_ke
         "{stderr}"
     );
 }
+
+/// The README's "Use your identity provider" config: valid, and the `remote` defaults it
+/// documents are the real ones.
+#[test]
+fn the_readmes_provider_config_is_valid_and_documents_the_defaults() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let section = &readme[readme.find("## Use your identity provider").unwrap()..];
+    let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let yaml = &section[start..start + section[start..].find("```\n").unwrap()];
+    let config = jwt_authz::config::Config::from_yaml(yaml, std::path::Path::new("/r.yaml"))
+        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let names: Vec<&str> = config.jwt.providers.iter().map(|p| &*p.name).collect();
+    assert_eq!(names, ["keycloak", "auth0", "entra", "google"]);
+    let remote = |i: usize| config.jwt.providers[i].remote.clone().unwrap();
+    let documented = remote(3);
+    let defaults = remote(0);
+    assert_eq!(
+        jwt_authz::config::Remote {
+            location: documented.location.clone(),
+            ..defaults
+        },
+        documented,
+        "the README's remote block lists the defaults"
+    );
+    assert_eq!(
+        remote(1).first_url(config.jwt.providers[1].issuer.as_deref().unwrap()),
+        "https://example.eu.auth0.com/.well-known/openid-configuration"
+    );
+}
