@@ -2,7 +2,9 @@
 //! never a panic. Oracles for every accepted key: its algorithm fits its key, it prepares for
 //! aws-lc-rs, an RSA key has at least 2048 bits, an Ed25519 key is not of small order, an HMAC
 //! secret is at least its MAC's length, its kid is not empty, and a public key survives a round
-//! trip through its own JWK.
+//! trip through its own JWK. The same bytes as a fetched set (`providers::fetch::decode`): no
+//! secret is ever used, kids are unique, and every key it keeps is one the mounted decoder
+//! accepts too.
 #![no_main]
 
 use std::sync::Arc;
@@ -45,6 +47,15 @@ fuzz_target!(|data: &[u8]| {
                 if let Jwk::Key(k) = jwk {
                     check(&k);
                 }
+            }
+        }
+        if let Ok(fetched) = jwt_authz::providers::fetch::decode(rest, "https://idp/jwks", "fuzz") {
+            let keys = fetched.set.keys();
+            assert!(!keys.is_empty(), "an accepted fetched set has a key");
+            let mut kids = std::collections::HashSet::new();
+            for k in keys {
+                assert!(!k.alg.is_hmac(), "a published secret was used");
+                assert!(kids.insert(k.kid.clone()), "kid {} twice", k.kid);
             }
         }
     } else {
