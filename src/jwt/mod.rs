@@ -6,6 +6,7 @@ mod cache;
 mod claims;
 mod extract;
 mod header;
+mod route;
 mod verify;
 
 #[cfg(test)]

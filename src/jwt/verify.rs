@@ -9,9 +9,7 @@
 //! keys (UNAVAILABLE), to a remote provider (an unknown-kid refetch may help), or nowhere
 //! (`bad_issuer`).
 
-use super::{
-    b64, header, ClaimValue, Claims, ClaimsError, KeyMiss, Times, TokenError, ValueKind, Verified,
-};
+use super::{b64, header, ClaimValue, Claims, ClaimsError, Times, TokenError, ValueKind, Verified};
 use crate::config::{JwtSettings, Limits, Provider};
 use crate::keys::{Algorithm, Key, KeyRing};
 use crate::reason::DenyReason;
@@ -26,7 +24,7 @@ const MAX_SIGNATURE_BYTES: usize = 1024;
 /// Largest decoded header accepted (real ones are under 100 bytes).
 const MAX_HEADER_BYTES: usize = 1024;
 
-fn fail(reason: DenyReason, detail: &'static str) -> TokenError {
+pub(super) fn fail(reason: DenyReason, detail: &'static str) -> TokenError {
     TokenError {
         reason,
         detail,
@@ -103,7 +101,8 @@ pub fn verify<'r, 't>(
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
 
     let kid = header.kid.as_deref();
-    let miss = |e: TokenError| route_miss(e, kid, payload_b64, ring, settings, limits);
+    let miss =
+        |e: TokenError| super::route::route_miss(e, kid, payload_b64, ring, settings, limits);
     let key: &Key = match kid {
         Some(kid) => {
             let with_kid = ring.with_kid(kid);
@@ -282,65 +281,6 @@ pub(crate) fn check_times(t: Times, leeway: f64, now: f64) -> Result<(), TokenEr
         ));
     }
     Ok(())
-}
-
-/// No key could be tried: reads the token's `iss` (unverified: it only chooses which provider
-/// the miss is reported for, never what is trusted) when there are named providers.
-/// A bad signature under a kid that the token's own provider lacks (another provider's key
-/// with the same kid was tried) is that provider's unknown kid.
-fn route_miss(
-    e: TokenError,
-    kid: Option<&str>,
-    payload_b64: &str,
-    ring: &KeyRing,
-    s: &JwtSettings,
-    limits: &Limits,
-) -> TokenError {
-    if s.providers.iter().all(|p| p.issuer.is_none()) {
-        return e;
-    }
-    let iss = (payload_b64.len() / 4 * 3 <= limits.max_claims_bytes)
-        .then(|| b64::decode_vec(payload_b64.as_bytes()))
-        .flatten()
-        .and_then(|payload| Claims::parse(payload, limits.max_claims_depth).ok());
-    let Some(claims) = iss else { return e };
-    let iss = claims
-        .root()
-        .get("iss")
-        .and_then(|v| v.as_str().map(|s| s.to_string()));
-    let provider = match iss.as_deref().and_then(|i| s.provider_of(i)) {
-        Some(p) => p,
-        None => match s.implicit() {
-            Some(p) => p,
-            None if e.reason == DenyReason::BadSignature => return e,
-            None => {
-                return fail(
-                    DenyReason::BadIssuer,
-                    "iss is not the issuer of any provider",
-                )
-            }
-        },
-    };
-    let kid_absent = kid.is_some_and(|k| ring.get_in(provider, k).is_none());
-    let e = match e.reason {
-        DenyReason::BadSignature if kid_absent => fail(
-            DenyReason::UnknownKid,
-            "no key of the token's issuer has its kid",
-        ),
-        DenyReason::BadSignature => return e,
-        _ => e,
-    };
-    let miss = if ring.provider_len(provider) == 0 {
-        KeyMiss::NoKeys(provider)
-    } else if s.providers[provider].remote.is_some() && e.reason == DenyReason::UnknownKid {
-        KeyMiss::UnknownKid(provider)
-    } else {
-        return e;
-    };
-    TokenError {
-        miss: Some(miss),
-        ..e
-    }
 }
 
 fn check_claims(

@@ -9,71 +9,11 @@ use prometheus::{
     Opts, Registry, TextEncoder,
 };
 
+pub use super::labels::{AllowReason, ErrorReason, ReloadKind, ReloadResult};
 use crate::config::Config;
 use crate::keys::KeyRing;
 use crate::policy::Omission;
 use crate::reason::DenyReason;
-
-/// Why an allow happened (the `reason` label of an allow).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AllowReason {
-    /// A valid token satisfied the rule.
-    Ok = 0,
-    /// A public rule.
-    Public = 1,
-    /// A shadow-mode rule would have denied.
-    Shadow = 2,
-}
-
-impl AllowReason {
-    /// The label value.
-    pub fn as_label(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Public => "public",
-            Self::Shadow => "shadow",
-        }
-    }
-}
-
-/// Why a Check failed without a decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorReason {
-    /// No key is loaded.
-    Unavailable = 0,
-    /// Too many Checks in flight.
-    Overloaded = 1,
-}
-
-/// What a reload did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReloadResult {
-    /// A new snapshot was published.
-    Success,
-    /// The candidate was invalid; the previous state stays.
-    Failure,
-    /// Nothing changed.
-    Unchanged,
-}
-
-/// What was reloaded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReloadKind {
-    /// The key ring.
-    Keys,
-    /// The config file.
-    Config,
-}
-
-impl ReloadKind {
-    /// The label value.
-    pub fn as_label(self) -> &'static str {
-        match self {
-            Self::Keys => "keys",
-            Self::Config => "config",
-        }
-    }
-}
 
 /// The process-wide metrics.
 pub struct Metrics {
@@ -343,53 +283,8 @@ impl Metrics {
                     }
                 }
             }
-            for source in &old_config.keys {
-                if !config.keys.iter().any(|s| s.label == source.label) {
-                    let _ = self.keys.remove_label_values(&[&source.label, ""]);
-                    let _ = self.key_source_ok.remove_label_values(&[&source.label]);
-                }
-            }
-            for p in old_config
-                .jwt
-                .providers
-                .iter()
-                .filter(|p| p.remote.is_some())
-            {
-                let kept = config
-                    .jwt
-                    .providers
-                    .iter()
-                    .any(|q| q.name == p.name && q.remote.is_some());
-                if !kept {
-                    let _ = self.keys.remove_label_values(&["", &p.name]);
-                    self.providers.forget(&p.name);
-                }
-            }
         }
-        for source in &config.keys {
-            let count = keys
-                .keys()
-                .iter()
-                .filter(|k| *k.source == *source.label)
-                .count();
-            self.keys
-                .with_label_values(&[&source.label, ""])
-                .set(count as i64);
-        }
-        for (i, p) in config.jwt.providers.iter().enumerate() {
-            if p.remote.is_none() {
-                continue;
-            }
-            let fetched = keys
-                .keys()
-                .iter()
-                .filter(|k| k.provider == i && !config.keys.iter().any(|s| *s.label == *k.source))
-                .count();
-            self.keys
-                .with_label_values(&["", &p.name])
-                .set(fetched as i64);
-            self.providers.register(&p.name);
-        }
+        self.key_gauges(config, keys, previous.map(|(c, _)| c));
         SnapshotCounters {
             rules: config
                 .policy
@@ -485,39 +380,6 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
+mod keys;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counters_indexed_by_reason_carry_that_reasons_label() {
-        let metrics = Metrics::new();
-        for r in DenyReason::ALL {
-            metrics.deny(r);
-        }
-        metrics.deny(DenyReason::Expired);
-        let text = metrics.render();
-        for r in DenyReason::ALL {
-            let expected = if r == DenyReason::Expired { 2 } else { 1 };
-            let series = format!(
-                "jwt_authz_checks_total{{decision=\"deny\",reason=\"{}\"}} {expected}",
-                r.as_label()
-            );
-            assert!(text.contains(&series), "{series}\n{text}");
-        }
-        for (reason, label) in [
-            (AllowReason::Ok, "ok"),
-            (AllowReason::Public, "public"),
-            (AllowReason::Shadow, "shadow"),
-        ] {
-            metrics.allow(reason);
-            assert!(metrics.render().contains(&format!(
-                "jwt_authz_checks_total{{decision=\"allow\",reason=\"{label}\"}} 1"
-            )));
-        }
-        metrics.error(ErrorReason::Overloaded);
-        assert!(metrics
-            .render()
-            .contains("jwt_authz_checks_total{decision=\"error\",reason=\"overloaded\"} 1"));
-    }
-}
+mod tests;

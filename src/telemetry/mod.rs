@@ -1,5 +1,6 @@
 //! Metrics and logs.
 
+mod labels;
 mod logging;
 mod metrics;
 mod providers;
