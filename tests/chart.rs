@@ -238,7 +238,7 @@ fn every_opt_in_renders_and_monitoring_needs_its_crds() {
             "no egress at all"
         );
         let rules = &kind(&docs, "PrometheusRule")[0]["spec"]["groups"][0]["rules"];
-        assert_eq!(rules.as_sequence().unwrap().len(), 7);
+        assert_eq!(rules.as_sequence().unwrap().len(), 10);
         let dashboards: Vec<_> = kind(&docs, "ConfigMap")
             .into_iter()
             .filter(|c| c["data"]["jwt-authz.json"].is_string())
