@@ -14,8 +14,8 @@ use jwt_authz::request::RequestView;
 use jwt_authz::state::State;
 use jwt_authz::telemetry::Metrics;
 use jwt_authz::testing::{
-    bench_config, bench_keyring, bench_provider_config, bench_public_keys, bench_token,
-    bench_token_signed, envoy_like_request,
+    bench_config, bench_keyring, bench_provider_config, bench_public_keys, bench_rich_config,
+    bench_token, bench_token_signed, envoy_like_request,
 };
 use prost::Message;
 
@@ -23,16 +23,33 @@ fn policy(c: &mut Criterion) {
     let cfg = bench_config(50);
     let keys = bench_keyring(5);
     let req = envoy_like_request(Some(&bench_token(unix_now())));
+    let view = RequestView::new(&req);
     c.bench_function("policy/select_50_rules_last_matches", |b| {
         b.iter(|| {
-            cfg.policy.select(
-                None,
-                black_box("GET"),
-                black_box("api.example.com"),
-                black_box("/orders/42"),
-            )
+            cfg.policy
+                .select(None, black_box(&view), black_box("/orders/42"))
         })
     });
+    // The second round's conditions: 49 rules with templates and header conditions, peers or
+    // CIDRs, then a template that matches; with their own literal prefixes (as real APIs
+    // have), and all matching the path (every condition of every rule evaluated).
+    for (shared, name) in [
+        (false, "templates_headers_cidrs"),
+        (true, "worst_case_every_template_matches"),
+    ] {
+        let rich = bench_rich_config(50, shared);
+        c.bench_function(&format!("policy/select_50_rules_{name}"), |b| {
+            b.iter(|| {
+                let (selection, captures) =
+                    rich.policy
+                        .select(None, black_box(&view), black_box("/orders/42"));
+                assert!(
+                    matches!(selection, jwt_authz::policy::Selection::Rule(r) if r.name == "orders")
+                );
+                captures
+            })
+        });
+    }
     c.bench_function("decide/50_rules_allow", |b| {
         b.iter(|| {
             let view = RequestView::new(black_box(&req));

@@ -38,6 +38,8 @@ pub enum DenyReason {
     NoMatchingRule,
     /// The path contains an encoded `/` or `\`, or is otherwise ambiguous.
     AmbiguousPath,
+    /// A `deny: true` rule matched.
+    DeniedByRule,
 }
 
 /// The HTTP shape of a deny.
@@ -55,7 +57,7 @@ pub enum DenyClass {
 
 impl DenyReason {
     /// Every reason, for metric pre-registration and tests.
-    pub const ALL: [DenyReason; 16] = [
+    pub const ALL: [DenyReason; 17] = [
         Self::MissingToken,
         Self::Malformed,
         Self::TokenTooLarge,
@@ -72,6 +74,7 @@ impl DenyReason {
         Self::ClaimMismatch,
         Self::NoMatchingRule,
         Self::AmbiguousPath,
+        Self::DeniedByRule,
     ];
 
     /// The label used in metrics, logs, the reason header and the JSON body.
@@ -93,6 +96,7 @@ impl DenyReason {
             Self::ClaimMismatch => "claim_mismatch",
             Self::NoMatchingRule => "no_matching_rule",
             Self::AmbiguousPath => "ambiguous_path",
+            Self::DeniedByRule => "denied_by_rule",
         }
     }
 
@@ -100,9 +104,10 @@ impl DenyReason {
     pub fn class(self) -> DenyClass {
         match self {
             Self::MissingToken => DenyClass::Unauthenticated,
-            Self::InsufficientScope | Self::ClaimMismatch | Self::NoMatchingRule => {
-                DenyClass::Forbidden
-            }
+            Self::InsufficientScope
+            | Self::ClaimMismatch
+            | Self::NoMatchingRule
+            | Self::DeniedByRule => DenyClass::Forbidden,
             Self::AmbiguousPath => DenyClass::BadRequest,
             _ => DenyClass::InvalidToken,
         }
@@ -186,7 +191,7 @@ mod tests {
             let c = r.class();
             let expected = match r {
                 MissingToken => (401, 16, None),
-                InsufficientScope | ClaimMismatch | NoMatchingRule => {
+                InsufficientScope | ClaimMismatch | NoMatchingRule | DeniedByRule => {
                     (403, 7, Some("insufficient_scope"))
                 }
                 AmbiguousPath => (400, 7, None),

@@ -148,6 +148,14 @@ async fn every_deny_reason_has_its_code_status_and_headers() {
             7,
             None,
         ),
+        (
+            "denied_by_rule",
+            "/v1/anything",
+            Some(signed(base())),
+            403,
+            7,
+            Some(r#"Bearer realm="jwt-authz", error="insufficient_scope""#),
+        ),
     ];
     assert_eq!(
         cases.len(),
@@ -200,11 +208,11 @@ async fn every_deny_reason_has_its_code_status_and_headers() {
     // Every deny was logged with its reason and the request id, and no token text leaked.
     let is_deny = |l: &String| l.contains("\"message\":\"deny\"");
     let logs = eventually(
-        "16 deny log lines",
+        "17 deny log lines",
         std::time::Duration::from_secs(5),
         || async {
             let logs = server.logs();
-            (logs.iter().filter(|l| is_deny(l)).count() == 16).then_some(logs)
+            (logs.iter().filter(|l| is_deny(l)).count() == 17).then_some(logs)
         },
     )
     .await;

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use crate::config::Config;
 use crate::jwt::{self, Found, KeyMiss, TokenCache, TokenError, Verified};
 use crate::keys::{Key, KeyRing};
-use crate::policy::{self, DefaultAction, Failure, Mode, Rule, Selection, RULE_EXTENSION};
+use crate::policy::{self, DefaultAction, Failure, Mode, Params, Rule, Selection, RULE_EXTENSION};
 use crate::reason::DenyReason;
 use crate::request::RequestView;
 
@@ -122,8 +122,27 @@ pub fn decide_with<'s, 't>(
             )))
         }
     };
+    let extract = || jwt::extract(view, &config.jwt.sources, config.limits.max_header_bytes);
+    if config.policy.cors_preflight && is_cors_preflight(view) {
+        // Browsers send preflights without credentials: let them through as public.
+        let found = if config.forward.strip_token {
+            extract().ok().flatten()
+        } else {
+            None
+        };
+        return Ok(Decision::Allow(Allow {
+            rule: None,
+            token: None,
+            found,
+            kind: AllowKind::Public,
+        }));
+    }
     let named = view.context_extension(RULE_EXTENSION);
-    let selection = config.policy.select(named, view.method, view.host, &path);
+    let (selection, captures) = config.policy.select(named, view, &path);
+    let params = Params {
+        path: &path,
+        captures,
+    };
     let rule = match selection {
         Selection::Rule(r) => Some(r),
         Selection::UnknownName => {
@@ -135,7 +154,22 @@ pub fn decide_with<'s, 't>(
         }
         Selection::NoRules | Selection::NoMatch => None,
     };
-    let extract = || jwt::extract(view, &config.jwt.sources, config.limits.max_header_bytes);
+    if let Some(r) = rule.filter(|r| r.deny) {
+        // The token is not looked at (only found, when it must be stripped).
+        let found = if config.forward.strip_token {
+            extract().ok().flatten()
+        } else {
+            None
+        };
+        let deny = Deny::new(DenyReason::DeniedByRule, "a deny rule matched", Some(r));
+        return Ok(finish(
+            Err(deny),
+            Some(r),
+            None,
+            found,
+            r.mode == Mode::Shadow,
+        ));
+    }
     if let Some(r) = rule.filter(|r| r.public) {
         // The token is ignored; it is looked for only when it must be stripped.
         let found = if config.forward.strip_token {
@@ -169,7 +203,8 @@ pub fn decide_with<'s, 't>(
             }) => return Err(Unavailable),
             Err(e) => Err(Deny::from_token(e, rule)),
             Ok(verified) => {
-                let policy_result = authorize(&verified, rule, selection, config.policy.default);
+                let policy_result =
+                    authorize(&verified, rule, selection, config.policy.default, &params);
                 return Ok(finish(
                     policy_result,
                     rule,
@@ -206,6 +241,7 @@ fn authorize<'s>(
     rule: Option<&'s Rule>,
     selection: Selection<'s>,
     default: DefaultAction,
+    params: &Params<'_>,
 ) -> Result<(), Deny<'s>> {
     let key = Some(verified.key);
     let Some(r) = rule else {
@@ -221,20 +257,22 @@ fn authorize<'s>(
             _ => Ok(()),
         };
     };
-    r.require.check(verified.claims.root()).map_err(|failure| {
-        let detail = failure.describe();
-        match failure {
-            Failure::MissingScopes(missing) => Deny {
-                key,
-                missing_scopes: missing,
-                ..Deny::new(DenyReason::InsufficientScope, detail, rule)
-            },
-            Failure::Claim(_) => Deny {
-                key,
-                ..Deny::new(DenyReason::ClaimMismatch, detail, rule)
-            },
-        }
-    })
+    r.require
+        .check(verified.claims.root(), params)
+        .map_err(|failure| {
+            let detail = failure.describe();
+            match failure {
+                Failure::MissingScopes(missing) => Deny {
+                    key,
+                    missing_scopes: missing,
+                    ..Deny::new(DenyReason::InsufficientScope, detail, rule)
+                },
+                Failure::Claim(_) => Deny {
+                    key,
+                    ..Deny::new(DenyReason::ClaimMismatch, detail, rule)
+                },
+            }
+        })
 }
 
 fn finish<'s, 't>(
@@ -255,4 +293,14 @@ fn finish<'s, 't>(
         found,
         kind,
     })
+}
+
+/// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method` (the Fetch
+/// standard's definition, and Envoy jwt_authn's `bypass_cors_preflight`).
+fn is_cors_preflight(view: &RequestView<'_>) -> bool {
+    view.method == "OPTIONS"
+        && view.header("origin").is_ok_and(|v| v.is_some())
+        && view
+            .header("access-control-request-method")
+            .is_ok_and(|v| v.is_some())
 }

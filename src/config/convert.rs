@@ -84,7 +84,13 @@ pub(super) fn convert(
             "must be non-empty printable ASCII without '\"' or '\\' (it is quoted in WWW-Authenticate)",
         ));
     }
-    let policy = super::rules::convert_rules(&ctx, raw.rules, raw.default.as_deref(), raw.paths)?;
+    let policy = super::rules::convert_rules(
+        &ctx,
+        raw.rules,
+        raw.default.as_deref(),
+        raw.paths,
+        raw.cors_preflight.as_deref(),
+    )?;
     Ok(super::Config {
         path: path.to_path_buf(),
         digest,

@@ -3,6 +3,7 @@
 
 mod convert;
 mod limits;
+mod matchers;
 mod providers;
 mod raw;
 mod rules;

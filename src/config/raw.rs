@@ -29,6 +29,7 @@ pub struct RawConfig {
     pub default: Option<String>,
     #[serde(default)]
     pub paths: RawPaths,
+    pub cors_preflight: Option<String>,
     #[serde(default)]
     pub forward: RawForward,
     #[serde(default)]
@@ -108,6 +109,8 @@ pub struct RawRule {
     pub matcher: RawMatch,
     #[serde(default)]
     pub public: bool,
+    #[serde(default)]
+    pub deny: bool,
     pub require: Option<RawRequire>,
     pub mode: Option<String>,
 }
@@ -131,6 +134,24 @@ pub struct RawMatch {
     pub path: Option<String>,
     pub path_prefix: Option<String>,
     pub path_regex: Option<String>,
+    pub path_template: Option<String>,
+    #[serde(default)]
+    pub headers: Vec<RawHeaderCondition>,
+    #[serde(default)]
+    pub peers: Vec<String>,
+    #[serde(default)]
+    pub source_ips: Vec<String>,
+}
+
+/// One entry of `match.headers`; exactly one operator.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeaderCondition {
+    pub name: String,
+    pub equals: Option<String>,
+    pub one_of: Option<Vec<String>>,
+    pub prefix: Option<String>,
+    pub exists: Option<bool>,
 }
 
 /// `rules[].require` and each entry of its `any_of`.
@@ -149,12 +170,14 @@ pub struct RawRequire {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawClaimRequirement {
-    pub claim: String,
+    pub claim: Option<String>,
     pub equals: Option<serde_json::Value>,
     pub one_of: Option<Vec<serde_json::Value>>,
     pub contains: Option<serde_json::Value>,
     pub prefix: Option<String>,
     pub exists: Option<bool>,
+    pub equals_param: Option<String>,
+    pub not: Option<Box<RawClaimRequirement>>,
 }
 
 /// `forward:`

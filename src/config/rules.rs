@@ -3,18 +3,15 @@
 
 use std::collections::HashSet;
 
-use regex::RegexBuilder;
-
 use super::convert::Ctx;
-use super::raw::{RawClaimRequirement, RawMatch, RawPaths, RawRequire, RawRule};
+use super::matchers::convert_match;
+use super::raw::{RawClaimRequirement, RawPaths, RawRequire, RawRule};
 use super::ConfigError;
 use crate::policy::{
-    normalize, ClaimCheck, ClaimOp, ClaimPath, DefaultAction, HostPattern, Matcher, Mode,
-    Parameters, PathMatch, PathOptions, Policy, Requirement, Rule,
+    ClaimCheck, ClaimOp, ClaimPath, DefaultAction, Mode, Parameters, PathMatch, PathOptions,
+    Policy, Requirement, Rule,
 };
 
-/// Compiled regex programs larger than this are refused.
-const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 /// `any_of` may nest this deep.
 const MAX_ANY_OF_DEPTH: usize = 4;
 
@@ -23,7 +20,13 @@ pub(super) fn convert_rules(
     raw: Vec<RawRule>,
     default: Option<&str>,
     paths: RawPaths,
+    cors_preflight: Option<&str>,
 ) -> Result<Policy, ConfigError> {
+    let cors_preflight = match cors_preflight.unwrap_or("deny") {
+        "deny" => false,
+        "allow" => true,
+        other => return Err(ctx.invalid("cors_preflight", format!("{other:?}: use deny or allow"))),
+    };
     let paths = PathOptions {
         case_insensitive: paths.case_insensitive.unwrap_or(false),
         parameters: match paths.parameters.as_deref().unwrap_or("reject") {
@@ -75,10 +78,26 @@ pub(super) fn convert_rules(
                 ))
             }
         };
+        let matcher = convert_match(ctx, &format!("{field}.match"), r.matcher, &paths)?;
+        let params: &[String] = match &matcher.path {
+            PathMatch::Template(t) => &t.params,
+            _ => &[],
+        };
+        let scope = Scope {
+            rule: &r.name,
+            rule_field: &field,
+            params,
+        };
         let require = match r.require {
-            Some(req) => convert_require(ctx, &format!("{field}.require"), req, 0)?,
+            Some(req) => convert_require(ctx, &format!("{field}.require"), req, 0, &scope)?,
             None => Requirement::default(),
         };
+        if r.deny && (r.public || !require.is_empty()) {
+            return Err(ctx.invalid(
+                format!("{field}.deny"),
+                "a deny rule denies every request it matches: it has no public or require",
+            ));
+        }
         if r.public && !require.is_empty() {
             return Err(ctx.invalid(
                 format!("{field}.require"),
@@ -94,114 +113,23 @@ pub(super) fn convert_rules(
         rules.push(Rule {
             index: i,
             name: r.name,
-            matcher: convert_match(ctx, &format!("{field}.match"), r.matcher, &paths)?,
+            matcher,
             public: r.public,
+            deny: r.deny,
             require,
             mode,
         });
     }
-    Ok(Policy::new(rules, default, paths))
+    let mut policy = Policy::new(rules, default, paths);
+    policy.cors_preflight = cors_preflight;
+    Ok(policy)
 }
 
-fn convert_match(
-    ctx: &Ctx<'_>,
-    field: &str,
-    raw: RawMatch,
-    paths: &PathOptions,
-) -> Result<Matcher, ConfigError> {
-    let mut hosts = Vec::with_capacity(raw.hosts.len());
-    for (i, h) in raw.hosts.iter().enumerate() {
-        let f = format!("{field}.hosts[{i}]");
-        let pattern = if h == "*" {
-            HostPattern::Any
-        } else if let Some(rest) = h.strip_prefix("*.") {
-            HostPattern::Suffix(format!(".{}", host(ctx, &f, rest)?))
-        } else {
-            HostPattern::Exact(host(ctx, &f, h)?)
-        };
-        hosts.push(pattern);
-    }
-    let mut methods = Vec::with_capacity(raw.methods.len());
-    for (i, m) in raw.methods.iter().enumerate() {
-        if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(ctx.invalid(
-                format!("{field}.methods[{i}]"),
-                format!("{m:?} is not an HTTP method"),
-            ));
-        }
-        methods.push(m.to_ascii_uppercase());
-    }
-    let path = match (raw.path, raw.path_prefix, raw.path_regex) {
-        (None, None, None) => PathMatch::Any,
-        (Some(p), None, None) => {
-            PathMatch::Exact(normalized(ctx, &format!("{field}.path"), p, paths)?)
-        }
-        (None, Some(p), None) => {
-            PathMatch::Prefix(normalized(ctx, &format!("{field}.path_prefix"), p, paths)?)
-        }
-        (None, None, Some(re)) => {
-            let regex = RegexBuilder::new(&format!("^(?:{re})$"))
-                .case_insensitive(paths.case_insensitive)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .map_err(|e| {
-                    ctx.invalid(format!("{field}.path_regex"), format!("invalid regex: {e}"))
-                })?;
-            PathMatch::Regex(regex)
-        }
-        _ => {
-            return Err(ctx.invalid(field, "use only one of path, path_prefix, path_regex"));
-        }
-    };
-    Ok(Matcher {
-        hosts,
-        methods,
-        path,
-    })
-}
-
-/// A host of `match.hosts`, parsed by `http::uri::Authority` as request hosts are: lower-cased,
-/// IPv6 literals in brackets, no port, no userinfo, no wildcard but a leading `*.`.
-fn host(ctx: &Ctx<'_>, field: &str, text: &str) -> Result<String, ConfigError> {
-    let invalid = |why: &str| ctx.invalid(field, format!("{text:?}: {why}"));
-    let parsed = http::uri::Authority::try_from(text).map_err(|_| {
-        invalid("not a host name (use exact names, *.suffix or *; IPv6 in brackets: [::1])")
-    })?;
-    if parsed.port().is_some() {
-        return Err(invalid(
-            "write hosts without a port (ports are ignored when matching)",
-        ));
-    }
-    if text.contains(['@', '*']) || text.is_empty() {
-        return Err(invalid("not a host name (use exact names, *.suffix or *)"));
-    }
-    let host = parsed.host().to_ascii_lowercase();
-    Ok(host.strip_suffix('.').map(str::to_string).unwrap_or(host))
-}
-
-/// A rule's literal path, which must be written normalized (lower case is not required when
-/// paths compare case-insensitively: the literal is lower-cased like the request's path).
-fn normalized(
-    ctx: &Ctx<'_>,
-    field: &str,
-    p: String,
-    paths: &PathOptions,
-) -> Result<String, ConfigError> {
-    let p = if paths.case_insensitive {
-        p.to_ascii_lowercase()
-    } else {
-        p
-    };
-    match normalize(&p, paths) {
-        Ok(n) if n == p => Ok(p),
-        Ok(n) => Err(ctx.invalid(
-            field,
-            format!(
-                "{p:?} is not normalized; write {n:?} (requests are matched after normalization)"
-            ),
-        )),
-        Err(why) => Err(ctx.invalid(field, format!("{p:?}: {why}"))),
-    }
+/// What a requirement may refer to: its rule's captures.
+struct Scope<'a> {
+    rule: &'a str,
+    rule_field: &'a str,
+    params: &'a [String],
 }
 
 fn convert_require(
@@ -209,6 +137,7 @@ fn convert_require(
     field: &str,
     raw: RawRequire,
     depth: usize,
+    scope: &Scope<'_>,
 ) -> Result<Requirement, ConfigError> {
     if depth > MAX_ANY_OF_DEPTH {
         return Err(ctx.invalid(
@@ -228,7 +157,7 @@ fn convert_require(
         .claims
         .into_iter()
         .enumerate()
-        .map(|(i, c)| convert_claim(ctx, &format!("{field}.claims[{i}]"), c))
+        .map(|(i, c)| convert_claim(ctx, &format!("{field}.claims[{i}]"), c, scope, false))
         .collect::<Result<_, _>>()?;
     let any_of = raw
         .any_of
@@ -236,7 +165,7 @@ fn convert_require(
         .enumerate()
         .map(|(i, r)| {
             let f = format!("{field}.any_of[{i}]");
-            let req = convert_require(ctx, &f, r, depth + 1)?;
+            let req = convert_require(ctx, &f, r, depth + 1, scope)?;
             if req.is_empty() {
                 return Err(ctx.invalid(f, "an empty alternative would always match"));
             }
@@ -254,9 +183,40 @@ fn convert_claim(
     ctx: &Ctx<'_>,
     field: &str,
     raw: RawClaimRequirement,
+    scope: &Scope<'_>,
+    negated: bool,
 ) -> Result<ClaimCheck, ConfigError> {
-    let path =
-        ClaimPath::parse(&raw.claim).map_err(|m| ctx.invalid(format!("{field}.claim"), m))?;
+    if let Some(inner) = raw.not {
+        let alone = raw.claim.is_none()
+            && raw.equals.is_none()
+            && raw.one_of.is_none()
+            && raw.contains.is_none()
+            && raw.prefix.is_none()
+            && raw.exists.is_none()
+            && raw.equals_param.is_none();
+        if !alone {
+            return Err(ctx.invalid(
+                field,
+                "not: holds the whole requirement ({ not: { claim: x, equals: y } }): nothing beside it",
+            ));
+        }
+        if negated {
+            return Err(ctx.invalid(
+                format!("{field}.not"),
+                "not inside not: write the requirement itself",
+            ));
+        }
+        let check = convert_claim(ctx, &format!("{field}.not"), *inner, scope, true)?;
+        return Ok(ClaimCheck {
+            negate: true,
+            description: format!("not ({})", check.description),
+            ..check
+        });
+    }
+    let Some(claim) = raw.claim else {
+        return Err(ctx.invalid(format!("{field}.claim"), "required (the claim to check)"));
+    };
+    let path = ClaimPath::parse(&claim).map_err(|m| ctx.invalid(format!("{field}.claim"), m))?;
     let mut ops = Vec::new();
     if let Some(v) = raw.equals {
         ops.push((format!("equals {v}"), ClaimOp::Equals(v)));
@@ -277,10 +237,25 @@ fn convert_claim(
     if let Some(e) = raw.exists {
         ops.push((format!("exists {e}"), ClaimOp::Exists(e)));
     }
+    if let Some(name) = raw.equals_param {
+        let Some(i) = scope.params.iter().position(|p| *p == name) else {
+            return Err(ctx.invalid(
+                format!("{field}.equals_param"),
+                format!(
+                    "{name:?} is not captured by rule {:?} ({}): its match.path_template must have {{{name}}}",
+                    scope.rule, scope.rule_field
+                ),
+            ));
+        };
+        ops.push((
+            format!("equals_param {name} (the captured segment)"),
+            ClaimOp::EqualsParam(i),
+        ));
+    }
     if ops.len() != 1 {
         return Err(ctx.invalid(
             field,
-            "set exactly one operator: equals, one_of, contains, prefix or exists",
+            "set exactly one operator: equals, one_of, contains, prefix, exists or equals_param (or not: around one)",
         ));
     }
     let (text, op) = ops.pop().expect("one operator");
@@ -288,5 +263,6 @@ fn convert_claim(
         description: format!("{} {text}", path.as_str()),
         path,
         op,
+        negate: false,
     })
 }

@@ -3,8 +3,10 @@
 //! Pure: no I/O, no locks.
 
 mod claim_path;
+mod conditions;
 mod path;
 mod require;
+mod template;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -12,9 +14,13 @@ use std::collections::HashMap;
 use regex::Regex;
 
 pub use claim_path::{ClaimPath, Omission, Rendered};
+pub use conditions::{source_ip, Cidr, HeaderCondition, HeaderOp, PeerPattern};
 pub(crate) use path::has_segment_prefix;
 pub use path::{normalize, Parameters, PathOptions};
-pub use require::{has_scope, ClaimCheck, ClaimOp, Failure, Requirement};
+pub use require::{has_scope, ClaimCheck, ClaimOp, Failure, Params, Requirement};
+pub use template::{Captures, Template, MAX_PARAMS};
+
+use crate::request::RequestView;
 
 /// The `context_extensions` key that selects a rule by name.
 pub const RULE_EXTENSION: &str = "jwt-authz-rule";
@@ -41,6 +47,8 @@ pub enum PathMatch {
     Prefix(String),
     /// This regex, matched against the whole normalized path.
     Regex(Regex),
+    /// This template (`/tenants/{tenant}/orders/**`), capturing segments.
+    Template(Template),
 }
 
 /// `rules[].match`.
@@ -52,6 +60,26 @@ pub struct Matcher {
     pub methods: Vec<String>,
     /// Path condition.
     pub path: PathMatch,
+    /// Request header conditions; all must hold.
+    pub headers: Vec<HeaderCondition>,
+    /// mTLS peers (`source.principal`); empty matches any (and no peer).
+    pub peers: Vec<PeerPattern>,
+    /// Peer addresses (`source.address`); empty matches any.
+    pub source_ips: Vec<Cidr>,
+}
+
+impl Matcher {
+    /// A matcher of host, method and path only.
+    pub fn new(hosts: Vec<HostPattern>, methods: Vec<String>, path: PathMatch) -> Self {
+        Self {
+            hosts,
+            methods,
+            path,
+            headers: Vec::new(),
+            peers: Vec::new(),
+            source_ips: Vec::new(),
+        }
+    }
 }
 
 /// Whether a rule's decision is enforced or only observed.
@@ -75,6 +103,8 @@ pub struct Rule {
     pub matcher: Matcher,
     /// No token needed.
     pub public: bool,
+    /// Always 403 `denied_by_rule` (the token is not looked at).
+    pub deny: bool,
     /// What the token must carry.
     pub require: Requirement,
     /// Enforce or shadow.
@@ -99,6 +129,8 @@ pub struct Policy {
     pub default: DefaultAction,
     /// How request paths are normalized before matching.
     pub paths: PathOptions,
+    /// `cors_preflight: allow`: CORS preflights pass without a token.
+    pub cors_preflight: bool,
     by_name: HashMap<String, usize>,
     /// Per rule, the first bytes its path must start with: a quick filter (one AND and one
     /// compare) that skips most non-matching rules without a string comparison.
@@ -124,8 +156,10 @@ impl PathHead {
     /// What a rule fixes: its literal path or prefix's first bytes; nothing for any path or a
     /// regex.
     fn of_rule(m: &PathMatch) -> Self {
-        let (PathMatch::Exact(p) | PathMatch::Prefix(p)) = m else {
-            return Self::default();
+        let p = match m {
+            PathMatch::Exact(p) | PathMatch::Prefix(p) => p,
+            PathMatch::Template(t) => &t.literal_prefix,
+            PathMatch::Any | PathMatch::Regex(_) => return Self::default(),
         };
         let n = p.len().min(8);
         let mask = if n == 8 {
@@ -172,6 +206,7 @@ impl Policy {
             rules,
             default,
             paths,
+            cors_preflight: false,
             by_name,
             heads,
         }
@@ -182,31 +217,43 @@ impl Policy {
         self.by_name.get(name).map(|&i| &self.rules[i])
     }
 
-    /// Picks the rule for a request. `named` is the `context_extensions` selection; `path` is
-    /// already normalized.
+    /// Picks the rule for a request, with the segments its path template captured. `named`
+    /// is the `context_extensions` selection (its template, if any, still captures); `path` is
+    /// the request's path, normalized.
     pub fn select(
         &self,
         named: Option<&str>,
-        method: &str,
-        host: &str,
+        view: &RequestView<'_>,
         path: &str,
-    ) -> Selection<'_> {
+    ) -> (Selection<'_>, Captures) {
         if let Some(name) = named {
-            return self
-                .rule(name)
-                .map_or(Selection::UnknownName, Selection::Rule);
+            return match self.rule(name) {
+                None => (Selection::UnknownName, Captures::default()),
+                Some(r) => {
+                    let captures = match &r.matcher.path {
+                        PathMatch::Template(t) => t.matches(path).unwrap_or_default(),
+                        _ => Captures::default(),
+                    };
+                    (Selection::Rule(r), captures)
+                }
+            };
         }
         if self.rules.is_empty() {
-            return Selection::NoRules;
+            return (Selection::NoRules, Captures::default());
         }
-        let host = request_host(host);
+        let host = request_host(view.host);
         let host = host.as_deref();
         let head = PathHead::of(path);
-        self.rules
-            .iter()
-            .zip(&self.heads)
-            .find(|(r, h)| head & h.mask == h.word && r.matcher.matches(method, host, path))
-            .map_or(Selection::NoMatch, |(r, _)| Selection::Rule(r))
+        let mut source_ip = None;
+        for (r, h) in self.rules.iter().zip(&self.heads) {
+            if head & h.mask != h.word {
+                continue;
+            }
+            if let Some(captures) = r.matcher.matches(view, host, path, &mut source_ip) {
+                return (Selection::Rule(r), captures);
+            }
+        }
+        (Selection::NoMatch, Captures::default())
     }
 }
 
@@ -231,18 +278,34 @@ pub fn request_host(authority: &str) -> Option<Cow<'_, str>> {
 }
 
 impl Matcher {
-    /// True when the request matches every condition. `host` is [`request_host`]'s; the
-    /// cheapest and most selective test (the path) runs first.
-    pub fn matches(&self, method: &str, host: Option<&str>, path: &str) -> bool {
-        let path_ok = match &self.path {
-            PathMatch::Any => true,
-            PathMatch::Exact(p) => path == p,
-            PathMatch::Prefix(p) => has_segment_prefix(path, p),
-            PathMatch::Regex(re) => re.is_match(path),
+    /// The template's captures when the request matches every condition (empty captures for
+    /// other path conditions). `host` is [`request_host`]'s; `source_ip` caches the parsed
+    /// peer address across the rules of one selection. The path, usually the most selective,
+    /// runs first, the header conditions (a scan of the request's headers each) last.
+    pub fn matches(
+        &self,
+        view: &RequestView<'_>,
+        host: Option<&str>,
+        path: &str,
+        source_ip: &mut Option<Option<std::net::IpAddr>>,
+    ) -> Option<Captures> {
+        let captures = match &self.path {
+            PathMatch::Any => Captures::default(),
+            PathMatch::Exact(p) => (path == p).then(Captures::default)?,
+            PathMatch::Prefix(p) => has_segment_prefix(path, p).then(Captures::default)?,
+            PathMatch::Regex(re) => re.is_match(path).then(Captures::default)?,
+            PathMatch::Template(t) => t.matches(path)?,
         };
-        path_ok
-            && (self.methods.is_empty() || self.methods.iter().any(|m| m == method))
+        let ok = (self.methods.is_empty() || self.methods.iter().any(|m| m == view.method))
             && (self.hosts.is_empty() || self.hosts.iter().any(|h| h.matches(host)))
+            && self.headers.iter().all(|h| h.matches(view))
+            && (self.peers.is_empty() || self.peers.iter().any(|p| p.matches(view.principal)))
+            && (self.source_ips.is_empty() || {
+                let ip =
+                    *source_ip.get_or_insert_with(|| conditions::source_ip(view.source_address));
+                ip.is_some_and(|ip| self.source_ips.iter().any(|c| c.contains(ip)))
+            });
+        ok.then_some(captures)
     }
 }
 
@@ -297,23 +360,18 @@ mod tests {
             vec![Rule {
                 index: 0,
                 name: "r".into(),
-                matcher: Matcher {
-                    hosts: vec![exact],
-                    methods: vec![],
-                    path: PathMatch::Any,
-                },
+                matcher: Matcher::new(vec![exact], vec![], PathMatch::Any),
                 public: false,
+                deny: false,
                 require: Requirement::default(),
                 mode: Mode::Enforce,
             }],
             DefaultAction::Deny,
             PathOptions::default(),
         );
+        let req = crate::request::Synthetic::new("GET", "/", "API.Example.COM:443");
         assert!(
-            matches!(
-                policy.select(None, "GET", "API.Example.COM:443", "/"),
-                Selection::Rule(_)
-            ),
+            matches!(policy.select(None, &req.view(), "/").0, Selection::Rule(_)),
             "case-insensitive"
         );
     }
@@ -339,12 +397,9 @@ mod tests {
         let rule = |i: usize, path: PathMatch| Rule {
             index: i,
             name: format!("r{i}"),
-            matcher: Matcher {
-                hosts: vec![],
-                methods: vec![],
-                path,
-            },
+            matcher: Matcher::new(vec![], vec![], path),
             public: false,
+            deny: false,
             require: Requirement::default(),
             mode: Mode::Enforce,
         };
@@ -360,8 +415,13 @@ mod tests {
                         DefaultAction::Deny,
                         PathOptions::default(),
                     );
-                    let expected = rule(i, want).matcher.matches("GET", Some("h"), path);
-                    let got = matches!(policy.select(None, "GET", "h", path), Selection::Rule(_));
+                    let req = crate::request::Synthetic::new("GET", path, "h");
+                    let view = req.view();
+                    let expected = rule(i, want)
+                        .matcher
+                        .matches(&view, Some("h"), path, &mut None)
+                        .is_some();
+                    let got = matches!(policy.select(None, &view, path).0, Selection::Rule(_));
                     assert_eq!(got, expected, "{lit} vs {path}");
                 }
             }

@@ -19,6 +19,25 @@ pub enum ClaimOp {
     Prefix(String),
     /// The claim is present (`true`) or absent (`false`).
     Exists(bool),
+    /// A string claim (or an element of an array claim) equals the segment the rule's path
+    /// template captured as this parameter (its index in the template).
+    EqualsParam(usize),
+}
+
+/// The segments a rule's path template captured for this request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Params<'p> {
+    /// The normalized path the template matched.
+    pub path: &'p str,
+    /// What it captured.
+    pub captures: super::Captures,
+}
+
+impl<'p> Params<'p> {
+    /// The `i`th captured segment.
+    pub fn get(&self, i: usize) -> Option<&'p str> {
+        self.captures.get(self.path, i)
+    }
 }
 
 /// One claim requirement, with its description for logs and `explain`.
@@ -28,7 +47,9 @@ pub struct ClaimCheck {
     pub path: ClaimPath,
     /// What must hold.
     pub op: ClaimOp,
-    /// e.g. `realm_access.roles contains "admin"`.
+    /// `not:`: the check holds when the operator does not.
+    pub negate: bool,
+    /// e.g. `realm_access.roles contains "admin"`, `not (status equals "suspended")`.
     pub description: String,
 }
 
@@ -70,7 +91,11 @@ impl Requirement {
 
     /// Checks the claims. When every `any_of` alternative fails, the first one's failure is
     /// reported.
-    pub fn check<'a>(&'a self, claims: ClaimValue<'_>) -> Result<(), Failure<'a>> {
+    pub fn check<'a>(
+        &'a self,
+        claims: ClaimValue<'_>,
+        params: &Params<'_>,
+    ) -> Result<(), Failure<'a>> {
         let missing: Vec<&str> = self
             .scopes
             .iter()
@@ -80,12 +105,12 @@ impl Requirement {
         if !missing.is_empty() {
             return Err(Failure::MissingScopes(missing));
         }
-        if let Some(failed) = self.claims.iter().find(|c| !c.holds(claims)) {
+        if let Some(failed) = self.claims.iter().find(|c| !c.holds(claims, params)) {
             return Err(Failure::Claim(failed));
         }
         let mut first_failure = None;
         for alt in &self.any_of {
-            match alt.check(claims) {
+            match alt.check(claims, params) {
                 Ok(()) => return Ok(()),
                 Err(f) => {
                     first_failure.get_or_insert(f);
@@ -137,12 +162,27 @@ fn json_eq(claim: ClaimValue<'_>, expected: &Value) -> bool {
 }
 
 impl ClaimCheck {
-    /// True when the check holds for `claims`.
-    pub fn holds(&self, claims: ClaimValue<'_>) -> bool {
+    /// True when the check holds for `claims` (and the rule's captured `params`).
+    pub fn holds(&self, claims: ClaimValue<'_>, params: &Params<'_>) -> bool {
+        self.op_holds(claims, params) != self.negate
+    }
+
+    fn op_holds(&self, claims: ClaimValue<'_>, params: &Params<'_>) -> bool {
         let p = &self.path;
         let starts =
             |v: ClaimValue<'_>, prefix: &str| v.as_str().is_some_and(|s| s.starts_with(prefix));
         match &self.op {
+            ClaimOp::EqualsParam(i) => {
+                // No capture (a named rule whose template did not match): never equal.
+                let Some(segment) = params.get(*i) else {
+                    return false;
+                };
+                let is = |v: ClaimValue<'_>| v.as_str().is_some_and(|s| s == segment);
+                p.any(claims, |v| match v.kind() {
+                    ValueKind::Array => v.elements().any(is),
+                    _ => is(v),
+                })
+            }
             ClaimOp::Exists(want) => p.any(claims, |_| true) == *want,
             ClaimOp::Equals(expected) => p.any(claims, |v| json_eq(v, expected)),
             ClaimOp::OneOf(options) => p.any(claims, |v| {
@@ -177,6 +217,7 @@ mod tests {
         ClaimCheck {
             path: ClaimPath::parse(path).unwrap(),
             op,
+            negate: false,
             description: path.into(),
         }
     }
@@ -228,8 +269,42 @@ mod tests {
         ];
         for (path, op, expected) in table {
             let desc = format!("{path} {op:?}");
-            assert_eq!(check(path, op).holds(c.root()), expected, "{desc}");
+            let params = Params::default();
+            assert_eq!(
+                check(path, op.clone()).holds(c.root(), &params),
+                expected,
+                "{desc}"
+            );
+            let negated = ClaimCheck {
+                negate: true,
+                ..check(path, op)
+            };
+            assert_eq!(negated.holds(c.root(), &params), !expected, "not {desc}");
         }
+    }
+
+    #[test]
+    fn equals_param_compares_with_the_captured_segment() {
+        let c = claims();
+        let t = crate::policy::Template::parse("/tenants/{tenant}/**").unwrap();
+        let at = |path: &'static str| Params {
+            path,
+            captures: t.matches(path).unwrap(),
+        };
+        let bound = check("tenant", ClaimOp::EqualsParam(0));
+        assert!(bound.holds(c.root(), &at("/tenants/acme-eu/orders")));
+        assert!(!bound.holds(c.root(), &at("/tenants/globex/orders")));
+        assert!(
+            !bound.holds(c.root(), &at("/tenants/ACME-EU/orders")),
+            "exact"
+        );
+        // Nothing captured (a named rule whose template did not match): never equal.
+        assert!(!bound.holds(c.root(), &Params::default()));
+        // Array claims: any element.
+        let roles = check("realm_access.roles", ClaimOp::EqualsParam(0));
+        assert!(roles.holds(c.root(), &at("/tenants/ops/x")));
+        // Not a string: never equal.
+        assert!(!check("n", ClaimOp::EqualsParam(0)).holds(c.root(), &at("/tenants/42/x")));
     }
 
     #[test]
@@ -245,7 +320,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            r.check(c.root()),
+            r.check(c.root(), &Params::default()),
             Err(Failure::MissingScopes(vec!["admin", "x"]))
         );
     }
@@ -268,13 +343,14 @@ mod tests {
             ..Default::default()
         };
         let c = claims();
-        assert_eq!(r.check(c.root()), Ok(()));
+        let p = Params::default();
+        assert_eq!(r.check(c.root(), &p), Ok(()));
         let r = Requirement {
             any_of: vec![owner.clone(), owner.clone()],
             ..Default::default()
         };
-        assert_eq!(r.check(c.root()), Err(Failure::Claim(&owner.claims[0])));
-        assert!(Requirement::default().check(c.root()).is_ok());
+        assert_eq!(r.check(c.root(), &p), Err(Failure::Claim(&owner.claims[0])));
+        assert!(Requirement::default().check(c.root(), &p).is_ok());
         assert!(Requirement::default().is_empty());
     }
 }

@@ -19,7 +19,7 @@ use crate::reason::DenyReason;
 pub struct Metrics {
     registry: Registry,
     allow: [IntCounter; 3],
-    deny: [IntCounter; 16],
+    deny: [IntCounter; 17],
     error: [IntCounter; 2],
     duration: Histogram,
     rule_decisions: IntCounterVec,

@@ -177,6 +177,36 @@ pub fn bench_provider_config(rules: usize) -> crate::config::Config {
     )
 }
 
+/// A policy of `rules` rules with the second round's conditions, for rule-selection benches:
+/// each rule but the last has a path template, a method and one of a header condition, a peer
+/// or a CIDR; the last is a template that [`envoy_like_request`] matches. `shared_prefix`
+/// false: each template starts with its own literal (`/svc7/{id}/**`), as real APIs' do;
+/// true: every template is `/{kind}/{id}`, which the request's path matches, so every rule's
+/// every condition is evaluated (the worst case).
+pub fn bench_rich_config(rules: usize, shared_prefix: bool) -> crate::config::Config {
+    let mut yaml = String::from("keys: [{ dir: /k, algorithm: HS256 }]\nrules:\n");
+    for i in 0..rules.saturating_sub(1) {
+        let (kind, cond) = match i % 3 {
+            0 => ("headers", format!("[{{ name: x-svc, equals: 's{i}' }}]")),
+            1 => ("source_ips", format!("['10.{i}.0.0/16', 'fd{i:02x}::/16']")),
+            _ => ("peers", format!("['spiffe://cluster.local/ns/n{i}/*']")),
+        };
+        let template = if shared_prefix {
+            "/{kind}/{id}".to_string()
+        } else {
+            format!("/svc{i}/{{id}}/**")
+        };
+        yaml.push_str(&format!(
+            "  - {{ name: r{i}, match: {{ path_template: '{template}', methods: [GET], {kind}: {cond} }} }}\n"
+        ));
+    }
+    yaml.push_str(
+        "  - { name: orders, match: { path_template: '/orders/{id}/**', methods: [GET] } }\n",
+    );
+    crate::config::Config::from_yaml(&yaml, std::path::Path::new("bench.yaml"))
+        .expect("the rich bench config is valid")
+}
+
 fn bench_config_with(rules: usize, head: &str) -> crate::config::Config {
     let mut yaml = format!("{head}rules:\n");
     for i in 0..rules.saturating_sub(1) {

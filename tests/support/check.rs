@@ -27,6 +27,9 @@ rules:
     require: { scopes: ["orders:read"] }
   - name: api
     match: { path_prefix: /api }
+  - name: legacy
+    match: { path_prefix: /v1 }
+    deny: true
 default: deny
 forward:
   claims_to_headers:
