@@ -155,4 +155,13 @@ pub struct ExplainArgs {
     /// Rule named by the route's context_extensions (jwt-authz-rule).
     #[arg(long, env = "JWT_AUTHZ_EXPLAIN_RULE")]
     pub rule: Option<String>,
+    /// A request header, `name:value` (repeat for more; a name twice sends it twice).
+    #[arg(long = "header", value_name = "NAME:VALUE")]
+    pub headers: Vec<String>,
+    /// The mTLS peer's identity Envoy reports (`source.principal`, a SPIFFE ID).
+    #[arg(long, value_name = "SPIFFE_ID")]
+    pub peer: Option<String>,
+    /// The peer's address Envoy reports (`source.address`), e.g. 10.0.0.7 or 10.0.0.7:51234.
+    #[arg(long, value_name = "IP")]
+    pub source_ip: Option<String>,
 }

@@ -130,6 +130,20 @@ fn every_config_error_names_the_file_and_the_field() {
         ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, mode: audit }]\n", "rules[0].mode: \"audit\": use enforce or shadow"),
         ("keys: [{dir: k, algorithm: HS256}]\ndefault: maybe\n", "default: \"maybe\": use deny or allow"),
         ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, match: { hosts: ['api.example.com:443'] } }]\n", "rules[0].match.hosts[0]: \"api.example.com:443\": write hosts without a port"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, match: { path_template: '/a/{x}', path_prefix: /a } }]\n", "rules[0].match: use only one of path, path_prefix, path_regex, path_template"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: t, match: { path_template: '/a/{x}' }, require: { claims: [{ claim: c, equals_param: y }] } }]\n", "rules[0].require.claims[0].equals_param: \"y\" is not captured by rule \"t\" (rules[0])"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: t, match: { path_prefix: /a }, require: { any_of: [{ claims: [{ claim: c, equals_param: x }] }] } }]\n", "rules[0].require.any_of[0].claims[0].equals_param: \"x\" is not captured by rule \"t\""),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, match: { path_template: /a/**/b } }]\n", "rules[0].match.path_template: \"/a/**/b\": ** must be the last segment"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, match: { path_template: '/a/{x}{y}' } }]\n", "rules[0].match.path_template: \"/a/{x}{y}\": \"{x}{y}\": a capture ({name}) or ** must be a whole segment"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, match: { path_template: '/a/../{x}' } }]\n", "rules[0].match.path_template: \"/a/../x\" is not normalized"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, match: { source_ips: [10.0.0.1/8] } }]\n", "rules[0].match.source_ips[0]: \"10.0.0.1/8\" has host bits set: write 10.0.0.0/8"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, match: { peers: ['spiffe://x/*/y'] } }]\n", "rules[0].match.peers[0]: \"spiffe://x/*/y\": a wildcard is only allowed as a last segment"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, match: { headers: [{ name: x, equals: a, prefix: b }] } }]\n", "rules[0].match.headers[0]: set exactly one operator: equals, one_of, prefix or exists"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, match: { headers: [{ name: 'a b', exists: true }] } }]\n", "rules[0].match.headers[0].name: \"a b\" is not a header name"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, deny: true, require: { scopes: [x] } }]\n", "rules[0].deny: a deny rule denies every request it matches"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, require: { claims: [{ claim: c, not: { claim: c, exists: true } }] } }]\n", "rules[0].require.claims[0]: not: holds the whole requirement"),
+        ("keys: [{dir: k, algorithm: HS256}]\nrules: [{ name: a, require: { claims: [{ not: { not: { claim: c, exists: true } } }] } }]\n", "rules[0].require.claims[0].not.not: not inside not"),
+        ("keys: [{dir: k, algorithm: HS256}]\ncors_preflight: maybe\n", "cors_preflight: \"maybe\": use deny or allow"),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (yaml, expected) in cases {

@@ -56,6 +56,20 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, CommandError> {
     if let Some((name, value)) = &header {
         req.header(name, value);
     }
+    for h in &args.headers {
+        let Some((name, value)) = h.split_once(':') else {
+            return Err(CommandError::Other(format!(
+                "--header {h:?}: write name:value"
+            )));
+        };
+        req.header(&name.trim().to_ascii_lowercase(), value.trim_start());
+    }
+    if let Some(peer) = &args.peer {
+        req.principal = peer.clone();
+    }
+    if let Some(ip) = &args.source_ip {
+        req.source_address = ip.clone();
+    }
     if let Some(rule) = &args.rule {
         req.context_extensions
             .push((RULE_EXTENSION.to_string(), rule.clone()));
@@ -71,6 +85,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, CommandError> {
         return Ok(ExitCode::FAILURE);
     };
     print_decision(&mut out, &decision);
+    print_params(&mut out, &view, &config, &decision);
     let (response, omitted) = build_explained(&decision, &view, &config);
     print_response(&mut out, &response);
     for o in omitted {
@@ -94,6 +109,7 @@ fn print_decision(out: &mut Output, decision: &Decision<'_, '_>) {
             say!(out, "decision: allow");
             match &a.kind {
                 AllowKind::Token => say!(out, "reason:   ok (valid token{})", if a.rule.is_some() { ", rule requirements met" } else { "" }),
+                AllowKind::Public if a.rule.is_none() => say!(out, "reason:   public (a CORS preflight: cors_preflight: allow)"),
                 AllowKind::Public => say!(out, "reason:   public (the rule needs no token)"),
                 AllowKind::Shadow(d) => say!(out,
                     "reason:   shadow (would deny: {} - {}; allowed because the rule is in shadow mode)",
@@ -134,6 +150,33 @@ fn print_decision(out: &mut Output, decision: &Decision<'_, '_>) {
             }
         }
     }
+}
+
+/// The segments the rule's path template captured (what `equals_param` compares with).
+fn print_params(
+    out: &mut Output,
+    view: &crate::request::RequestView<'_>,
+    config: &Config,
+    decision: &Decision<'_, '_>,
+) {
+    let rule = match decision {
+        Decision::Allow(a) => a.rule,
+        Decision::Deny(d) => d.rule,
+    };
+    let Some(crate::policy::PathMatch::Template(t)) = rule.map(|r| &r.matcher.path) else {
+        return;
+    };
+    let Ok(path) = crate::policy::normalize(view.path, &config.policy.paths) else {
+        return;
+    };
+    let captures = t.matches(&path).unwrap_or_default();
+    let pairs: Vec<String> = t
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, name)| format!("{name}={}", captures.get(&path, i).unwrap_or("(none)")))
+        .collect();
+    say!(out, "params:   {}", pairs.join(" "));
 }
 
 fn print_response(out: &mut Output, resp: &CheckResponse) {

@@ -88,7 +88,11 @@ impl Template {
                 }
                 t.rest = true;
                 fixed = false;
-            } else if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            } else if let Some(name) = part
+                .strip_prefix('{')
+                .and_then(|p| p.strip_suffix('}'))
+                .filter(|n| !n.contains(['{', '}']))
+            {
                 if !valid_param(name) {
                     return Err(format!(
                         "{text:?}: {{{name}}} is not a capture name (a letter or _, then letters, digits, _; at most 32)"

@@ -87,6 +87,32 @@ pub fn with_context_extensions(mut req: CheckRequest, ext: &[(&str, &str)]) -> C
     req
 }
 
+/// `req` from the mTLS peer `principal` (empty: none) at `address` (`ip:port`), as Envoy
+/// reports them in `attributes.source`.
+pub fn with_source(mut req: CheckRequest, principal: &str, address: &str) -> CheckRequest {
+    use envoy_types::pb::envoy::config::core::v3::{
+        address, socket_address, Address, SocketAddress,
+    };
+    use envoy_types::pb::envoy::service::auth::v3::attribute_context::Peer;
+    let (ip, port) = address.rsplit_once(':').unwrap_or((address, "0"));
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    let attributes = req.attributes.get_or_insert_with(Default::default);
+    attributes.source = Some(Peer {
+        principal: principal.to_string(),
+        address: Some(Address {
+            address: Some(address::Address::SocketAddress(SocketAddress {
+                address: ip.to_string(),
+                port_specifier: Some(socket_address::PortSpecifier::PortValue(
+                    port.parse().unwrap_or(0),
+                )),
+                ..Default::default()
+            })),
+        }),
+        ..Default::default()
+    });
+    req
+}
+
 fn wrap(http: HttpRequest) -> CheckRequest {
     CheckRequest {
         attributes: Some(AttributeContext {

@@ -1,0 +1,245 @@
+//! The second round of rules through the real binary: tenant-bound paths, deny rules, negated
+//! requirements, mTLS peers, source CIDRs, header conditions and CORS preflights.
+
+mod support;
+
+use jwt_authz::testing::{check_request, with_source};
+use serde_json::json;
+use support::*;
+
+const POLICY: &str = r#"
+rules:
+  - name: preflight-check
+    match: { path: /cors }
+  - name: legacy
+    match: { path_prefix: /v1 }
+    deny: true
+  - name: tenant-orders
+    match: { path_template: "/tenants/{tenant}/orders/**", methods: [GET, POST] }
+    require:
+      claims:
+        - { claim: tenant_id, equals_param: tenant }
+        - { not: { claim: status, equals: suspended } }
+  - name: internal
+    match:
+      path_prefix: /internal
+      peers: ["spiffe://cluster.local/ns/shop/sa/web", "spiffe://cluster.local/ns/ops/*"]
+  - name: office
+    match: { path_prefix: /office, source_ips: ["10.0.0.0/8", "fd00::/8"] }
+  - name: v2
+    match: { path_prefix: /api, headers: [{ name: X-Api-Version, equals: "2" }] }
+default: deny
+forward:
+  claims_to_headers: { x-jwt-sub: sub }
+"#;
+
+/// The outcome of one Check: "ok", the deny reason, or "error:<code>".
+async fn decide(
+    server: &JwtAuthz,
+    req: envoy_types::pb::envoy::service::auth::v3::CheckRequest,
+) -> String {
+    let mut client = server.client().await;
+    let resp = client.check(req).await.unwrap().into_inner();
+    let status = resp.status.unwrap_or_default();
+    if status.code == 0 {
+        "ok".into()
+    } else {
+        status.message
+    }
+}
+
+fn token(extra: serde_json::Value) -> String {
+    let mut c = claims("alice");
+    for (k, v) in extra.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    format!("Bearer {}", mint("a", KEY_A, c))
+}
+
+fn get(path: &str, auth: &str) -> envoy_types::pb::envoy::service::auth::v3::CheckRequest {
+    check_request("GET", path, "h", &[("authorization", auth)])
+}
+
+fn start(extra: &str) -> (Fixture, JwtAuthz) {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A)
+        .basic_config(&format!("{POLICY}{extra}"));
+    let server = JwtAuthz::start(&f.config_path());
+    (f, server)
+}
+
+#[tokio::test]
+async fn tenant_bound_paths_deny_rules_and_negation() {
+    let (_f, server) = start("");
+    let acme = token(json!({"tenant_id": "acme"}));
+    assert_eq!(
+        decide(&server, get("/tenants/acme/orders", &acme)).await,
+        "ok"
+    );
+    assert_eq!(
+        decide(&server, get("/tenants/acme/orders/7/items", &acme)).await,
+        "ok"
+    );
+    assert_eq!(
+        decide(&server, get("/tenants/globex/orders", &acme)).await,
+        "claim_mismatch"
+    );
+    // Compared after normalization: dot-segments cannot smuggle another tenant in.
+    assert_eq!(
+        decide(&server, get("/tenants/globex/../acme/orders", &acme)).await,
+        "ok"
+    );
+    assert_eq!(
+        decide(&server, get("/tenants/acme/../globex/orders", &acme)).await,
+        "claim_mismatch"
+    );
+    assert_eq!(
+        decide(&server, get("/tenants/acme%2Fx/orders", &acme)).await,
+        "ambiguous_path"
+    );
+    // not: a suspended tenant is refused, an active one passes.
+    let suspended = token(json!({"tenant_id": "acme", "status": "suspended"}));
+    assert_eq!(
+        decide(&server, get("/tenants/acme/orders", &suspended)).await,
+        "claim_mismatch"
+    );
+    let active = token(json!({"tenant_id": "acme", "status": "active"}));
+    assert_eq!(
+        decide(&server, get("/tenants/acme/orders", &active)).await,
+        "ok"
+    );
+    // A deny rule: 403 whatever the token (none at all, too), counted for its rule.
+    assert_eq!(
+        decide(&server, get("/v1/orders", &acme)).await,
+        "denied_by_rule"
+    );
+    assert_eq!(
+        decide(&server, check_request("GET", "/v1", "h", &[])).await,
+        "denied_by_rule"
+    );
+    assert_eq!(
+        server
+            .metric(r#"jwt_authz_rule_decisions_total{decision="deny",rule="legacy"}"#)
+            .await,
+        2.0
+    );
+    assert_eq!(
+        server
+            .metric(r#"jwt_authz_checks_total{decision="deny",reason="denied_by_rule"}"#)
+            .await,
+        2.0
+    );
+}
+
+#[tokio::test]
+async fn peers_source_ips_and_headers() {
+    let (_f, server) = start("");
+    let t = token(json!({}));
+    let from = |path: &str, principal: &str, ip: &str| with_source(get(path, &t), principal, ip);
+    let web = "spiffe://cluster.local/ns/shop/sa/web";
+    assert_eq!(
+        decide(&server, from("/internal/x", web, "10.1.1.1:4000")).await,
+        "ok"
+    );
+    assert_eq!(
+        decide(
+            &server,
+            from(
+                "/internal/x",
+                "spiffe://cluster.local/ns/ops/sa/cron",
+                "10.1.1.1:1"
+            )
+        )
+        .await,
+        "ok"
+    );
+    assert_eq!(
+        decide(
+            &server,
+            from(
+                "/internal/x",
+                "spiffe://cluster.local/ns/shop/sa/other",
+                "10.1.1.1:1"
+            )
+        )
+        .await,
+        "no_matching_rule"
+    );
+    assert_eq!(
+        decide(&server, from("/internal/x", "", "10.1.1.1:1")).await,
+        "no_matching_rule"
+    );
+    assert_eq!(
+        decide(&server, from("/office/a", "", "10.20.30.40:5")).await,
+        "ok"
+    );
+    assert_eq!(
+        decide(&server, from("/office/a", "", "[fd00::7]:5")).await,
+        "ok"
+    );
+    assert_eq!(
+        decide(&server, from("/office/a", "", "192.168.1.1:5")).await,
+        "no_matching_rule"
+    );
+    assert_eq!(
+        decide(&server, from("/office/a", "", "[2001:db8::1]:5")).await,
+        "no_matching_rule"
+    );
+    let v = |value: &[&str]| {
+        let mut headers = vec![("authorization", t.as_str())];
+        headers.extend(value.iter().map(|v| ("x-api-version", *v)));
+        check_request("GET", "/api/x", "h", &headers)
+    };
+    assert_eq!(decide(&server, v(&["2"])).await, "ok");
+    assert_eq!(decide(&server, v(&["1"])).await, "no_matching_rule");
+    assert_eq!(decide(&server, v(&[])).await, "no_matching_rule");
+    // Sent twice (Envoy joins them: "2,2"): not an equals match.
+    assert_eq!(decide(&server, v(&["2", "2"])).await, "no_matching_rule");
+}
+
+#[tokio::test]
+async fn cors_preflights_pass_only_when_allowed() {
+    let preflight = || {
+        check_request(
+            "OPTIONS",
+            "/cors",
+            "h",
+            &[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "POST"),
+                ("x-jwt-sub", "mallory"),
+            ],
+        )
+    };
+    let (_f, strict) = start("");
+    assert_eq!(decide(&strict, preflight()).await, "missing_token");
+    let (_f, open) = start("cors_preflight: allow\n");
+    let mut client = open.client().await;
+    let resp = client.check(preflight()).await.unwrap().into_inner();
+    assert_eq!(resp.status.unwrap().code, 0);
+    let Some(envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse::OkResponse(
+        ok,
+    )) = resp.http_response
+    else {
+        panic!("an OK response");
+    };
+    assert!(
+        ok.headers_to_remove.iter().any(|h| h == "x-jwt-sub"),
+        "identity headers are still removed: {:?}",
+        ok.headers_to_remove
+    );
+    assert_eq!(
+        open.metric(r#"jwt_authz_checks_total{decision="allow",reason="public"}"#)
+            .await,
+        1.0
+    );
+    // An OPTIONS without the preflight headers is an ordinary request.
+    assert_eq!(
+        decide(
+            &open,
+            check_request("OPTIONS", "/cors", "h", &[("origin", "https://a")])
+        )
+        .await,
+        "missing_token"
+    );
+}
