@@ -249,6 +249,25 @@ fn every_opt_in_renders_and_monitoring_needs_its_crds() {
         assert_eq!(json["uid"], "jwt-authz");
         let config = assert_config_valid(&docs, "all features");
         assert!(config.forward.strip_token);
+        // The second round's rule fields pass the schema and reach jwt-authz.
+        assert!(config.policy.cors_preflight);
+        let tenant = config
+            .policy
+            .rule("tenant-orders")
+            .expect("the tenant rule");
+        assert!(matches!(
+            tenant.matcher.path,
+            jwt_authz::policy::PathMatch::Template(_)
+        ));
+        assert_eq!(
+            (
+                tenant.matcher.headers.len(),
+                tenant.matcher.peers.len(),
+                tenant.matcher.source_ips.len()
+            ),
+            (1, 1, 2)
+        );
+        assert!(config.policy.rule("legacy").unwrap().deny);
         // Without the CRDs, the monitoring resources are skipped, not rendered into a failure.
         let docs = render(
             &helm,

@@ -21,13 +21,18 @@ def obj(props, required=(), additional=False, **kw):
     return o
 
 
-claim_req = obj({
-    "claim": S(minLength=1), "equals": {}, "one_of": {"type": "array", "minItems": 1},
-    "contains": {}, "prefix": S(), "exists": B,
-}, required=["claim"], minProperties=2, maxProperties=2)
+claim_req = {"oneOf": [
+    obj({
+        "claim": S(minLength=1), "equals": {}, "one_of": {"type": "array", "minItems": 1},
+        "contains": {}, "prefix": S(), "exists": B, "equals_param": S(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,31}$"),
+    }, required=["claim"], minProperties=2, maxProperties=2),
+    obj({"not": {"$ref": "#/$defs/claim"}}, required=["not"]),
+]}
+header_cond = obj({"name": S(minLength=1), "equals": S(), "one_of": {"type": "array", "minItems": 1, "items": S()},
+                   "prefix": S(), "exists": B}, required=["name"], minProperties=2, maxProperties=2)
 require = obj({
     "scopes": {"type": "array", "items": S(minLength=1)},
-    "claims": {"type": "array", "items": claim_req},
+    "claims": {"type": "array", "items": {"$ref": "#/$defs/claim"}},
     "any_of": {"type": "array", "items": {"$ref": "#/$defs/require"}},
 })
 rule = obj({
@@ -36,8 +41,12 @@ rule = obj({
         "hosts": {"type": "array", "items": S(minLength=1)},
         "methods": {"type": "array", "items": S(pattern="^[A-Za-z]+$")},
         "path": S(pattern="^/"), "path_prefix": S(pattern="^/"), "path_regex": S(minLength=1),
+        "path_template": S(pattern="^/"),
+        "headers": {"type": "array", "items": header_cond},
+        "peers": {"type": "array", "items": S(minLength=1)},
+        "source_ips": {"type": "array", "items": S(minLength=1)},
     }),
-    "public": B, "require": {"$ref": "#/$defs/require"}, "mode": {"enum": ["enforce", "shadow"]},
+    "public": B, "deny": B, "require": {"$ref": "#/$defs/require"}, "mode": {"enum": ["enforce", "shadow"]},
 }, required=["name"])
 source = obj({"header": S(minLength=1), "prefix": S(minLength=1), "cookie": S(minLength=1), "query": S(minLength=1)},
              minProperties=1)
@@ -53,6 +62,7 @@ config = obj({
     }),
     "rules": {"type": "array", "items": rule},
     "default": {"enum": ["deny", "allow"]},
+    "cors_preflight": {"enum": ["deny", "allow"]},
     "paths": obj({"parameters": {"enum": ["reject", "strip"]}, "case_insensitive": B}),
     "forward": obj({
         "claims_to_headers": STRMAP, "payload_header": {"type": ["string", "null"]}, "strip_token": B,
@@ -94,7 +104,7 @@ monitor = obj({"enabled": B, "interval": DUR, "labels": STRMAP})
 schema = {
     "$schema": "http://json-schema.org/draft-07/schema#",
     "title": "jwt-authz Helm values",
-    "$defs": {"require": require},
+    "$defs": {"require": require, "claim": claim_req},
     **obj({
         "mode": {"enum": ["standalone", "sidecar"]},
         "image": obj({"repository": S(minLength=1), "tag": S(), "digest": S(pattern=r"^(sha256:[a-f0-9]{64})?$"),
