@@ -141,7 +141,7 @@ async fn prometheus_scrapes_the_traffic_and_loads_the_alerts() {
             .then_some(rules)
     })
     .await;
-    assert_eq!(rules.len(), 7);
+    assert_eq!(rules.len(), 10);
     assert!(
         rules.iter().all(|r| r["state"] == "inactive"),
         "nothing fires on a healthy server: {rules:#?}"
