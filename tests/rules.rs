@@ -243,3 +243,136 @@ async fn cors_preflights_pass_only_when_allowed() {
         "missing_token"
     );
 }
+
+/// The README's multi-tenant example, as written, decided in-process.
+#[test]
+fn the_readmes_multi_tenant_example_decides_as_documented() {
+    use jwt_authz::authz::{decide, Decision};
+    use jwt_authz::keys::{Algorithm, KeyRing, LoadedKey};
+    use jwt_authz::testing::with_source;
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let section = &readme[readme.find("### Rules: tenants, callers, headers").unwrap()..];
+    let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let yaml = &section[start..start + section[start..].find("```\n").unwrap()];
+    let config = jwt_authz::config::Config::from_yaml(yaml, std::path::Path::new("/r.yaml"))
+        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let ring = KeyRing::build(vec![LoadedKey::hmac("a", Algorithm::HS256, KEY_A, "k")]).unwrap();
+    let bearer = |extra: serde_json::Value| {
+        let mut c = json!({"sub": "u", "iss": "https://idp.example.com", "aud": "orders-api",
+            "iat": now(), "exp": now() + 600});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        format!("Bearer {}", mint("a", KEY_A, c))
+    };
+    let verdict = |req: envoy_types::pb::envoy::service::auth::v3::CheckRequest| {
+        let view = jwt_authz::request::RequestView::new(&req);
+        match decide(&view, &config, &ring, now()).unwrap() {
+            Decision::Allow(_) => "ok".to_string(),
+            Decision::Deny(d) => d.reason.to_string(),
+        }
+    };
+    let acme = bearer(json!({"tenant_id": "acme"}));
+    let with = |m: &str, p: &str, auth: &str, h: &[(&str, &str)]| {
+        let mut headers = vec![("authorization", auth)];
+        headers.extend_from_slice(h);
+        check_request(m, p, "api", &headers)
+    };
+    assert_eq!(
+        verdict(with("GET", "/tenants/acme/orders/1", &acme, &[])),
+        "ok"
+    );
+    assert_eq!(
+        verdict(with("GET", "/tenants/globex/orders/1", &acme, &[])),
+        "claim_mismatch"
+    );
+    assert_eq!(
+        verdict(with("DELETE", "/tenants/acme/orders/1", &acme, &[])),
+        "no_matching_rule"
+    );
+    assert_eq!(
+        verdict(with("GET", "/tenants/acme/admin/users", &acme, &[])),
+        "insufficient_scope"
+    );
+    let admin = bearer(json!({"tenant_id": "acme", "scope": "orders:admin"}));
+    assert_eq!(
+        verdict(with("GET", "/tenants/acme/admin/users", &admin, &[])),
+        "ok"
+    );
+    let suspended =
+        bearer(json!({"tenant_id": "acme", "scope": "orders:admin", "status": "suspended"}));
+    assert_eq!(
+        verdict(with("GET", "/tenants/acme/admin/users", &suspended, &[])),
+        "claim_mismatch"
+    );
+    assert_eq!(
+        verdict(with("GET", "/v1/orders", &admin, &[])),
+        "denied_by_rule"
+    );
+    let job = bearer(json!({}));
+    let billing = |principal: &str, ip: &str| {
+        with_source(
+            with("POST", "/internal/billing/run", &job, &[]),
+            principal,
+            ip,
+        )
+    };
+    assert_eq!(
+        verdict(billing(
+            "spiffe://cluster.local/ns/billing/sa/invoicer",
+            "10.2.3.4"
+        )),
+        "ok"
+    );
+    assert_eq!(
+        verdict(billing("spiffe://cluster.local/ns/shop/sa/web", "10.2.3.4")),
+        "no_matching_rule"
+    );
+    assert_eq!(
+        verdict(billing(
+            "spiffe://cluster.local/ns/billing/sa/invoicer",
+            "203.0.113.9"
+        )),
+        "no_matching_rule"
+    );
+    let partner = bearer(json!({"azp": "globex", "scope": "partner:api"}));
+    assert_eq!(
+        verdict(with(
+            "GET",
+            "/partners/globex/stock",
+            &partner,
+            &[("x-api-version", "2.1")]
+        )),
+        "ok"
+    );
+    assert_eq!(
+        verdict(with(
+            "GET",
+            "/partners/globex/stock",
+            &partner,
+            &[("x-api-version", "1")]
+        )),
+        "no_matching_rule"
+    );
+    assert_eq!(
+        verdict(with(
+            "GET",
+            "/partners/initech/stock",
+            &partner,
+            &[("x-api-version", "2")]
+        )),
+        "claim_mismatch"
+    );
+    let preflight = check_request(
+        "OPTIONS",
+        "/tenants/acme/orders",
+        "api",
+        &[
+            ("origin", "https://app"),
+            ("access-control-request-method", "POST"),
+        ],
+    );
+    assert_eq!(verdict(preflight), "ok");
+}
