@@ -376,3 +376,86 @@ fn the_readmes_multi_tenant_example_decides_as_documented() {
     );
     assert_eq!(verdict(preflight), "ok");
 }
+
+#[test]
+fn explain_takes_headers_peer_and_source_ip_and_prints_the_captures() {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A).basic_config(POLICY);
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(binary())
+            .args(["explain", "--config"])
+            .arg(f.config_path())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let mut c = claims("alice");
+    c["tenant_id"] = json!("acme");
+    let t = mint("a", KEY_A, c);
+    let (code, out) = run(&["--token", &t, "--path", "/tenants/acme/orders/9"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("rule:     tenant-orders") && out.contains("params:   tenant=acme"),
+        "{out}"
+    );
+    let (code, out) = run(&["--token", &t, "--path", "/tenants/globex/orders"]);
+    assert_eq!(code, Some(3));
+    assert!(
+        out.contains("params:   tenant=globex") && out.contains("tenant_id equals_param tenant"),
+        "{out}"
+    );
+    let internal = ["--token", &t, "--path", "/internal/x"];
+    let (code, _) = run(&internal);
+    assert_eq!(code, Some(3), "no peer");
+    let (code, out) = run(&[
+        &internal[..],
+        &["--peer", "spiffe://cluster.local/ns/shop/sa/web"],
+    ]
+    .concat());
+    assert_eq!(code, Some(0), "{out}");
+    let (code, _) = run(&[
+        "--token",
+        &t,
+        "--path",
+        "/office/a",
+        "--source-ip",
+        "10.9.9.9",
+    ]);
+    assert_eq!(code, Some(0));
+    let (code, _) = run(&[
+        "--token",
+        &t,
+        "--path",
+        "/office/a",
+        "--source-ip",
+        "192.0.2.1",
+    ]);
+    assert_eq!(code, Some(3));
+    let (code, out) = run(&[
+        "--token",
+        &t,
+        "--path",
+        "/api/x",
+        "--header",
+        "X-Api-Version: 2",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, _) = run(&[
+        "--token",
+        &t,
+        "--path",
+        "/api/x",
+        "--header",
+        "x-api-version:2",
+        "--header",
+        "x-api-version:2",
+    ]);
+    assert_eq!(code, Some(3), "sent twice");
+    let (code, out) = run(&["--path", "/v1/x"]);
+    assert_eq!(code, Some(3));
+    assert!(out.contains("denied_by_rule"), "{out}");
+}

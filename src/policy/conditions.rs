@@ -201,6 +201,43 @@ mod tests {
     }
 
     #[test]
+    fn header_conditions_and_repeated_headers() {
+        use crate::testing::{check_request, raw_check_request};
+        let cond = |op: HeaderOp| HeaderCondition {
+            name: "x-api-version".into(),
+            op,
+        };
+        let eq = cond(HeaderOp::Equals("2".into()));
+        let one_of = cond(HeaderOp::OneOf(vec!["2".into(), "3".into()]));
+        let prefix = cond(HeaderOp::Prefix("2".into()));
+        let exists = cond(HeaderOp::Exists(true));
+        let absent = cond(HeaderOp::Exists(false));
+        let map = |values: &[&str]| {
+            let headers: Vec<(&str, &str)> = values.iter().map(|v| ("X-Api-Version", *v)).collect();
+            check_request("GET", "/", "h", &headers)
+        };
+        let list = |values: &[&str]| {
+            let headers: Vec<(&str, &str)> = values.iter().map(|v| ("x-api-version", *v)).collect();
+            raw_check_request(&headers)
+        };
+        for req in [map(&["2"]), list(&["2"])] {
+            let view = RequestView::new(&req);
+            assert!(eq.matches(&view) && one_of.matches(&view) && prefix.matches(&view));
+            assert!(exists.matches(&view) && !absent.matches(&view));
+        }
+        let view_of = |r: &envoy_types::pb::envoy::service::auth::v3::CheckRequest| {
+            [eq.clone(), one_of.clone(), prefix.clone(), exists.clone()]
+                .map(|c| c.matches(&RequestView::new(r)))
+        };
+        // Sent twice: Envoy's map joins them ("2,3"), its header_map lists both.
+        assert_eq!(view_of(&map(&["2", "3"])), [false, false, false, true]);
+        assert_eq!(view_of(&list(&["2", "3"])), [false, false, false, true]);
+        assert_eq!(view_of(&map(&["3"])), [false, true, false, true]);
+        assert_eq!(view_of(&map(&[])), [false, false, false, false]);
+        assert!(absent.matches(&RequestView::new(&map(&[]))));
+    }
+
+    #[test]
     fn peers_are_exact_or_a_trailing_segment_wildcard() {
         let web = PeerPattern::parse("spiffe://cluster.local/ns/shop/sa/web").unwrap();
         assert!(web.matches("spiffe://cluster.local/ns/shop/sa/web"));
