@@ -52,6 +52,20 @@ pub enum Command {
     /// Ask a running server's gRPC health service (for `helm test` and exec probes).
     /// Exit status: 0 SERVING, 1 otherwise.
     Probe(ProbeArgs),
+    /// Run the config's decision tests (`tests:`) with the real decision code; needs no keys.
+    /// Exit status: 0 all passed, 1 a test failed or the config is invalid.
+    Test(TestArgs),
+}
+
+/// `test` flags.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub config: ConfigArg,
+    /// Output: `text` (one line per failure and a summary) or `json`.
+    #[arg(long, env = "JWT_AUTHZ_TEST_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
 }
 
 /// `probe` flags.

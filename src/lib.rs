@@ -13,6 +13,7 @@ pub mod authz;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod decisions;
 pub(crate) mod fsread;
 pub mod health;
 pub mod jwt;

@@ -59,6 +59,7 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
     let metrics = Metrics::new();
+    metrics.config_tests(config.tests.len(), 0);
     let (sets, keys) = reload::initial_keys(&config, &metrics);
     let config = Arc::new(config);
     let state = State::new(config.clone(), Arc::new(keys), metrics);

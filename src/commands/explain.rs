@@ -9,7 +9,7 @@ use envoy_types::pb::envoy::service::auth::v3::CheckResponse;
 use super::{say, CommandError, Output};
 use crate::authz::{build_explained, decide, unix_now, AllowKind, Decision};
 use crate::cli::ExplainArgs;
-use crate::config::{Config, TokenSource};
+use crate::config::Config;
 use crate::keys;
 use crate::policy::RULE_EXTENSION;
 use crate::request::Synthetic;
@@ -33,28 +33,9 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, CommandError> {
         }
     }
     let keys = keys::KeyRing::from_sets(sets)?;
-    let mut path = args.path.clone();
-    let mut header = None;
+    let mut req = Synthetic::new(&args.method, &args.path, &args.host);
     if let Some(token) = &args.token {
-        match &config.jwt.sources[0] {
-            TokenSource::Header { name, prefix } => {
-                header = Some((
-                    name.clone(),
-                    format!("{}{token}", prefix.as_deref().unwrap_or("")),
-                ))
-            }
-            TokenSource::Cookie(name) => {
-                header = Some(("cookie".into(), format!("{name}={token}")))
-            }
-            TokenSource::Query(name) => {
-                let sep = if path.contains('?') { '&' } else { '?' };
-                path = format!("{path}{sep}{name}={token}");
-            }
-        }
-    }
-    let mut req = Synthetic::new(&args.method, &path, &args.host);
-    if let Some((name, value)) = &header {
-        req.header(name, value);
+        req.token(&config.jwt.sources, token);
     }
     for h in &args.headers {
         let Some((name, value)) = h.split_once(':') else {

@@ -3,6 +3,7 @@
 mod explain;
 mod output;
 mod probe;
+mod test;
 mod token;
 
 use std::process::ExitCode;
@@ -67,6 +68,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Token(args) => token::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Probe(args) => probe::run(&args),
+        Command::Test(args) => test::run(&args),
     }
 }
 
@@ -169,6 +171,13 @@ fn validate(config: &Config) -> Result<ExitCode, CommandError> {
             String::new()
         }
     );
+    if !config.tests.is_empty() {
+        say!(
+            out,
+            "{} passed",
+            counted(config.tests.len(), "decision test")
+        );
+    }
     out.emit()?;
     Ok(ExitCode::SUCCESS)
 }

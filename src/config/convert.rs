@@ -91,7 +91,9 @@ pub(super) fn convert(
         raw.paths,
         raw.cors_preflight.as_deref(),
     )?;
+    let tests = super::decision_tests::convert(&ctx, raw.tests, &policy)?;
     Ok(super::Config {
+        tests,
         path: path.to_path_buf(),
         digest,
         listen,

@@ -2,6 +2,7 @@
 //! invalid value with an error that names the file and the field.
 
 mod convert;
+mod decision_tests;
 mod limits;
 mod matchers;
 mod providers;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use sha2::Digest;
 
+pub use decision_tests::{DecisionTest, Expect, TestRequest};
 pub use limits::Limits;
 pub use providers::{check_url, JwksLocation, Provider, Remote, IMPLICIT_PROVIDER};
 
@@ -50,6 +52,8 @@ pub struct Config {
     pub limits: Limits,
     /// How long in-flight Checks may take to finish on shutdown.
     pub shutdown_grace: Duration,
+    /// Decision tests (`tests:`), which a config must pass to be loaded.
+    pub tests: Vec<DecisionTest>,
 }
 
 /// Where the gRPC server listens.
@@ -280,6 +284,16 @@ pub enum ConfigError {
         /// serde_yaml's message.
         message: String,
     },
+    /// Decision tests (`tests:`) failed: the policy does not decide as they say.
+    #[error("{}: tests: {} of {total} failed: {}", path.display(), failed.len(), failed.join("; "))]
+    Tests {
+        /// The file.
+        path: PathBuf,
+        /// Each failing test: its name, what it expected and what it got.
+        failed: Vec<String>,
+        /// Tests run.
+        total: usize,
+    },
     /// A value is not acceptable.
     #[error("{}: {field}: {message}", path.display())]
     Invalid {
@@ -324,8 +338,36 @@ impl Config {
         Self::from_yaml(&text, &path)
     }
 
+    /// [`Config::load`] without running the decision tests.
+    pub fn load_untested(path: &Path) -> Result<Self, ConfigError> {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let text = read_config(&path)?;
+        Self::from_yaml_untested(&text, &path)
+    }
+
     /// Validates YAML text; `path` is used in error messages and to resolve relative key dirs.
+    /// The config's decision tests must pass ([`ConfigError::Tests`] otherwise).
     pub fn from_yaml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config = Self::from_yaml_untested(text, path)?;
+        let failed: Vec<String> = crate::decisions::run(&config, crate::authz::unix_now())
+            .into_iter()
+            .filter(|o| !o.passed)
+            .map(|o| format!("{:?} expected {}, got {}", o.name, o.expected, o.actual))
+            .collect();
+        if failed.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Tests {
+                path: path.to_path_buf(),
+                failed,
+                total: config.tests.len(),
+            })
+        }
+    }
+
+    /// [`Config::from_yaml`] without running the decision tests (`jwt-authz test` runs them
+    /// itself and reports each).
+    pub fn from_yaml_untested(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let raw: raw::RawConfig = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),

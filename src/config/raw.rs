@@ -31,6 +31,8 @@ pub struct RawConfig {
     pub paths: RawPaths,
     pub cors_preflight: Option<String>,
     #[serde(default)]
+    pub tests: Vec<super::decision_tests::RawDecisionTest>,
+    #[serde(default)]
     pub forward: RawForward,
     #[serde(default)]
     pub responses: RawResponses,

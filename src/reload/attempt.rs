@@ -104,9 +104,17 @@ impl Reloader {
         let now = unix_seconds();
         let current = self.state.snapshot_full();
         let (config, config_result) = match self.reload_config(&current.config) {
-            Ok(Some(new)) => (Arc::new(new), ReloadResult::Success),
+            Ok(Some(new)) => {
+                self.state.metrics.config_tests(new.tests.len(), 0);
+                (Arc::new(new), ReloadResult::Success)
+            }
             Ok(None) => (current.config.clone(), ReloadResult::Unchanged),
             Err(e) => {
+                if let ConfigError::Tests { failed, total, .. } = &e {
+                    self.state
+                        .metrics
+                        .config_tests(total - failed.len(), failed.len());
+                }
                 tracing::warn!(error = %e, "config reload rejected: keeping the running config");
                 (current.config.clone(), ReloadResult::Failure)
             }

@@ -48,6 +48,25 @@ impl Synthetic {
         self
     }
 
+    /// Places `token` where the first of `sources` looks for it (a header with its prefix, a
+    /// cookie, or a query parameter appended to the path).
+    pub fn token(&mut self, sources: &[crate::config::TokenSource], token: &str) -> &mut Self {
+        use crate::config::TokenSource;
+        match sources.first() {
+            Some(TokenSource::Header { name, prefix }) => {
+                let value = format!("{}{token}", prefix.as_deref().unwrap_or(""));
+                self.header(name, &value)
+            }
+            Some(TokenSource::Cookie(name)) => self.header("cookie", &format!("{name}={token}")),
+            Some(TokenSource::Query(name)) => {
+                let sep = if self.path.contains('?') { '&' } else { '?' };
+                self.path = format!("{}{sep}{name}={token}", self.path);
+                self
+            }
+            None => self,
+        }
+    }
+
     /// The headers, as Envoy would send them.
     pub fn headers(&self) -> &[(String, String)] {
         &self.headers

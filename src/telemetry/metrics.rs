@@ -37,6 +37,7 @@ pub struct Metrics {
     cache_lookups: [IntCounter; 2],
     /// The remote providers' fetch metrics.
     pub providers: super::providers::ProviderMetrics,
+    config_tests: IntGaugeVec,
 }
 
 /// Counters resolved for one snapshot: per rule `[allow, deny, shadow_deny]`, per key index,
@@ -215,6 +216,11 @@ impl Metrics {
             connections_evicted,
             cache_lookups,
             providers: super::providers::ProviderMetrics::new(&registry),
+            config_tests: gauge_vec(
+                "jwt_authz_config_tests",
+                "Decision tests (tests:) of the last config loaded or attempted, by result (pass, fail).",
+                &["result"],
+            ),
             registry,
         };
         for kind in [ReloadKind::Keys, ReloadKind::Config] {
@@ -310,6 +316,16 @@ impl Metrics {
                 })
                 .collect(),
         }
+    }
+
+    /// Records the decision tests of the last config loaded or attempted.
+    pub fn config_tests(&self, passed: usize, failed: usize) {
+        self.config_tests
+            .with_label_values(&["pass"])
+            .set(passed as i64);
+        self.config_tests
+            .with_label_values(&["fail"])
+            .set(failed as i64);
     }
 
     /// Records a reload attempt.
