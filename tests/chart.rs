@@ -268,6 +268,34 @@ fn every_opt_in_renders_and_monitoring_needs_its_crds() {
             (1, 1, 2)
         );
         assert!(config.policy.rule("legacy").unwrap().deny);
+        // config.tests: a helm test pod runs them against the rendered config, as here.
+        assert_eq!(config.tests.len(), 2);
+        let pod = kind(&docs, "Pod")
+            .into_iter()
+            .find(|p| p["metadata"]["name"] == "rel-jwt-authz-test-decisions")
+            .expect("the decision-test hook");
+        assert_eq!(pod["metadata"]["annotations"]["helm.sh/hook"], "test");
+        let c = &pod["spec"]["containers"][0];
+        assert_eq!(c["args"][0], "test");
+        assert_eq!(c["args"][2], "/etc/jwt-authz/config/config.yaml");
+        assert_eq!(c["volumeMounts"][0]["mountPath"], "/etc/jwt-authz/config");
+        let cm = kind(&docs, "ConfigMap")
+            .into_iter()
+            .find(|c| c["data"]["config.yaml"].is_string())
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.yaml");
+        std::fs::write(&file, cm["data"]["config.yaml"].as_str().unwrap()).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_jwt-authz"))
+            .args(["test", "--config"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         // Without the CRDs, the monitoring resources are skipped, not rendered into a failure.
         let docs = render(
             &helm,

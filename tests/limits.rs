@@ -21,10 +21,11 @@ async fn at_max_in_flight_the_oldest_stalled_check_makes_room() {
     let server = JwtAuthz::start(&f.config_path());
     let framed = framed_check(&mint("a", KEY_A, claims("alice")));
     // Two Checks held in flight: headers and part of the body sent, the rest withheld.
+    // Sent is not yet seen: on a loaded machine the server may take the streams in later, or
+    // in another order (the second would then be the oldest). Give each time to be taken in.
     let (first, _first_send) = half_sent_check(&server.grpc, &framed, 7).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let (second, mut second_send) = half_sent_check(&server.grpc, &framed, 7).await;
-    // Sent is not yet seen: on a loaded machine the server may not have taken both streams
-    // in when the third arrives (it would then be admitted without an eviction).
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // A third, whole Check is answered at once: the oldest stalled one gives way.

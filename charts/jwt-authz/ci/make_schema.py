@@ -81,6 +81,17 @@ config = obj({
             "max_connection_age", "admin_header_timeout"]},
     }),
     "shutdown_grace": DUR,
+    "tests": {"type": "array", "items": obj({
+        "name": S(minLength=1),
+        "request": obj({
+            "method": S(pattern="^[A-Za-z]+$"), "path": S(pattern="^/"), "host": S(minLength=1),
+            "headers": STRMAP, "peer": {"type": ["string", "null"]}, "source_ip": {"type": ["string", "null"]},
+            "context_extensions": STRMAP,
+        }, required=["path"]),
+        "claims": {"type": ["object", "null"]},
+        "expect": obj({"decision": {"enum": ["allow", "deny"]}, "rule": S(minLength=1), "reason": S(pattern="^[a-z_]+$")},
+                      required=["decision"]),
+    }, required=["name", "request", "expect"])},
 }, description="jwt-authz configuration without listen and keys (set by the chart)")
 
 remote = obj({
