@@ -166,6 +166,39 @@ fn every_config_error_names_the_file_and_the_field() {
 }
 
 #[test]
+fn key_and_type_errors_name_the_file_and_field_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let config = path.to_str().unwrap();
+    std::fs::write(&path, "keys: [{ dir: nowhere, algorithm: HS256 }]\n").unwrap();
+    let (_, stderr) = text(&run(&["validate", "--config", config]));
+    assert!(
+        stderr.contains(&format!(
+            "{config}: keys[0].dir: cannot read {}",
+            dir.path().join("nowhere").display()
+        )),
+        "{stderr}"
+    );
+    std::fs::write(
+        &path,
+        "providers: [{ name: p, issuer: https://i, keys: [{ dir: gone, algorithm: HS256 }] }]\n",
+    )
+    .unwrap();
+    let (_, stderr) = text(&run(&["validate", "--config", config]));
+    assert!(
+        stderr.contains(&format!("{config}: providers[0].keys[0].dir: cannot read")),
+        "{stderr}"
+    );
+    std::fs::write(&path, "listen: 5\nkeys: [{ dir: k, algorithm: HS256 }]\n").unwrap();
+    let (_, stderr) = text(&run(&["validate", "--config", config]));
+    assert!(
+        stderr.contains("listen: invalid type: integer `5`, expected a mapping"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Raw"), "no internal type names: {stderr}");
+}
+
+#[test]
 fn missing_config_file_is_an_error() {
     let out = run(&["serve", "--config", "/nonexistent/jwt-authz.yaml"]);
     assert_eq!(out.status.code(), Some(1));

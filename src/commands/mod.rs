@@ -76,6 +76,12 @@ pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
 /// bytes of SHA-256, hex; public keys: the RFC 7638 thumbprint); never the key.
 fn validate(config: &Config) -> Result<ExitCode, CommandError> {
     let mut out = Output::default();
+    // A source that cannot be loaded is named by the config file and its field.
+    for source in &config.keys {
+        keys::load_source(source, &config.limits).map_err(|e| {
+            CommandError::Other(format!("{}: {}: {e}", config.path.display(), source.field))
+        })?;
+    }
     let loaded = keys::load_sources(&config.keys, &config.limits)?;
     for key in &loaded {
         for w in &key.warnings {

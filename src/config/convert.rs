@@ -217,6 +217,7 @@ pub(super) fn convert_keys(
             format,
             label,
             provider,
+            field: format!("{prefix}[{i}].dir"),
         });
     }
     Ok(())

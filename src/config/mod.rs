@@ -139,6 +139,8 @@ pub struct KeySource {
     pub label: String,
     /// The provider its keys belong to (an index into `jwt.providers`).
     pub provider: usize,
+    /// Where it is in the config file (`keys[0]`, `providers[1].keys[0]`), for messages.
+    pub field: String,
 }
 
 /// `reload:`
@@ -306,6 +308,23 @@ pub enum ConfigError {
     },
 }
 
+/// serde names the Rust struct it expected (`expected struct RawListen`): users wrote YAML, so
+/// say what YAML was expected instead.
+fn plain_types(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("expected struct ") {
+        out.push_str(&rest[..at]);
+        out.push_str("expected a mapping");
+        let after = &rest[at + "expected struct ".len()..];
+        rest = &after[after
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .unwrap_or(after.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Reads a config file: opened without blocking, a regular file of at most
 /// [`MAX_CONFIG_BYTES`], UTF-8.
 pub fn read_config(path: &Path) -> Result<String, ConfigError> {
@@ -370,7 +389,7 @@ impl Config {
     pub fn from_yaml_untested(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let raw: raw::RawConfig = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            message: plain_types(&e.to_string()),
         })?;
         let digest = sha2::Sha256::digest(text.as_bytes()).into();
         convert::convert(raw, path, digest)

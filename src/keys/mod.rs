@@ -258,6 +258,7 @@ mod tests {
             },
             label: "keys".into(),
             provider: 0,
+            field: "keys[0].dir".into(),
         };
         let limits = Limits {
             max_keys_per_source: 1,

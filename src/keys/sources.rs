@@ -187,6 +187,7 @@ mod tests {
             },
             label: dir.display().to_string(),
             provider: 0,
+            field: "keys[0].dir".into(),
         }
     }
 
