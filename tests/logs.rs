@@ -155,3 +155,41 @@ async fn denies_are_logged_with_reason_rule_request_id_and_kid() {
         .iter()
         .any(|l| l.contains("\"message\":\"allow\"")));
 }
+
+/// Text logs carry no colour codes when stderr is not a terminal (a file, a pipe, a log
+/// collector); `NO_COLOR` is honoured on terminals too (not testable without a tty here).
+#[test]
+fn text_logs_written_to_a_pipe_have_no_colour_codes() {
+    let f = Fixture::new();
+    f.write_config("keys: [{ dir: nowhere, algorithm: HS256 }]\n");
+    let out = std::process::Command::new(binary())
+        .args(["--log-format", "text", "validate", "--config"])
+        .arg(f.config_path())
+        .output()
+        .unwrap();
+    let mut child = std::process::Command::new(binary())
+        .args([
+            "--log-format",
+            "text",
+            "serve",
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--config",
+        ])
+        .arg(f.config_path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let _ = child.kill();
+    let served = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&served.stderr);
+    assert!(logs.contains("WARN"), "{logs}");
+    assert!(
+        !logs.contains('\u{1b}'),
+        "ANSI escapes in piped logs: {logs:?}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains('\u{1b}'));
+}
