@@ -179,6 +179,26 @@ fn key_and_type_errors_name_the_file_and_field_in_plain_words() {
         )),
         "{stderr}"
     );
+    // serve starts without keys (they may arrive later) and its warning names the field too.
+    let mut child = std::process::Command::new(binary())
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--admin-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--grpc-addr", "127.0.0.1:0", "--config", config])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let _ = child.kill();
+    let logs = String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).into_owned();
+    assert!(
+        logs.contains(r#""field":"keys[0].dir""#) && logs.contains("key source failed to load"),
+        "{logs}"
+    );
     std::fs::write(
         &path,
         "providers: [{ name: p, issuer: https://i, keys: [{ dir: gone, algorithm: HS256 }] }]\n",

@@ -31,6 +31,8 @@ pub enum SourceOutcome {
 pub struct SourceReport {
     /// The source's label (its directory as written).
     pub label: Arc<str>,
+    /// Its field in the config file (`keys[0].dir`).
+    pub field: String,
     /// What happened.
     pub outcome: SourceOutcome,
 }
@@ -125,7 +127,11 @@ impl SourceSets {
                 );
                 sets.push((source.clone(), set));
             }
-            reports.push(SourceReport { label, outcome });
+            reports.push(SourceReport {
+                label,
+                field: source.field.clone(),
+                outcome,
+            });
         }
         let ring = KeyRing::from_sets(self::with_providers(&sets))
             .expect("kids were checked for clashes across each provider's sets");

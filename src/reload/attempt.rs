@@ -189,9 +189,9 @@ fn report_sources(refreshed: &Refreshed, metrics: &Metrics) {
         metrics.key_source_loaded(&report.label, ok);
         if let SourceOutcome::Failed { error, kept } = &report.outcome {
             if *kept > 0 {
-                tracing::warn!(source = %report.label, error = %error, kept, "key source failed to load: keeping its last good keys");
+                tracing::warn!(source = %report.label, field = %report.field, error = %error, kept, "key source failed to load: keeping its last good keys");
             } else {
-                tracing::warn!(source = %report.label, error = %error, "key source failed to load: it has no keys in force");
+                tracing::warn!(source = %report.label, field = %report.field, error = %error, "key source failed to load: it has no keys in force");
             }
         }
     }
