@@ -172,6 +172,43 @@ async fn https_with_a_private_ca_needs_its_ca_file() {
 }
 
 #[tokio::test]
+async fn a_rotated_ca_bundle_applies_without_a_restart() {
+    let key = rsa_key();
+    let f = Fixture::new();
+    let ca = TestCa::new(f.path());
+    let other = f.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let wrong = TestCa::new(&other);
+    let bundle = f.path().join("bundle.pem");
+    std::fs::copy(&wrong.ca_file, &bundle).unwrap();
+    let idp = JwksServer::start_tls(&set(&[("k1", &key)]), "unused", &ca).await;
+    config(
+        &f,
+        &idp.jwks_uri(),
+        &format!(
+            "min_refresh: 1s, refresh_interval: 1s, ca_file: {}",
+            bundle.display()
+        ),
+    );
+    let server = JwtAuthz::start(&f.config_path());
+    eventually("a refused certificate", Duration::from_secs(10), || async {
+        (failures(&server).await >= 1.0).then_some(())
+    })
+    .await;
+    assert!(!ok(&server, &key, "k1").await);
+    // The bundle is replaced (a ConfigMap update): the next fetch trusts the new CA.
+    std::fs::copy(&ca.ca_file, &bundle).unwrap();
+    eventually("keys over https", Duration::from_secs(10), || async {
+        ok(&server, &key, "k1").await.then_some(())
+    })
+    .await;
+    assert!(server
+        .logs()
+        .iter()
+        .any(|l| l.contains("ca_file changed: HTTPS client rebuilt")));
+}
+
+#[tokio::test]
 async fn keys_older_than_max_stale_are_dropped() {
     let key = rsa_key();
     let idp = JwksServer::start(&set(&[("k1", &key)]), "unused").await;

@@ -53,13 +53,8 @@ pub async fn run(state: Arc<State>, handle: Arc<Handle>, provider: Provider) {
         last_success: (inherited > 0).then(|| inherited as f64 / 1000.0),
         failures: 0,
     };
-    let client = loop {
-        match HttpClient::new(
-            f.remote.ca_file.as_deref(),
-            f.remote.allow_http,
-            f.remote.timeout,
-            f.remote.max_bytes,
-        ) {
+    let mut client = loop {
+        match f.client() {
             Ok(c) => break c,
             Err(e) => {
                 tracing::error!(provider = %f.provider.name, error = %e, "cannot build the provider's HTTP client: retrying");
@@ -70,8 +65,24 @@ pub async fn run(state: Arc<State>, handle: Arc<Handle>, provider: Provider) {
     };
     f.read_cache();
     loop {
+        // A CA bundle mounted from a ConfigMap rotates like any other file: rebuild the
+        // client when its bytes change (read once per fetch; a bad new bundle keeps the old).
+        if let Some(ca) = ca_digest(&f.remote) {
+            if Some(ca) != client.1 {
+                match f.client() {
+                    Ok(c) => {
+                        tracing::info!(provider = %f.provider.name, "ca_file changed: HTTPS client rebuilt");
+                        client = c;
+                    }
+                    Err(e) => {
+                        tracing::warn!(provider = %f.provider.name, error = %e, "ca_file changed but cannot be used: keeping the previous trust anchors");
+                        client.1 = Some(ca);
+                    }
+                }
+            }
+        }
         f.handle.begin();
-        let result = fetch::fetch(&client, &f.provider, &f.remote, f.etag.as_deref()).await;
+        let result = fetch::fetch(&client.0, &f.provider, &f.remote, f.etag.as_deref()).await;
         let delay = match result {
             Ok(fetched) => f.succeeded(fetched),
             Err(e) => f.failed(&e.to_string()),
@@ -88,7 +99,27 @@ pub async fn run(state: Arc<State>, handle: Arc<Handle>, provider: Provider) {
     }
 }
 
+/// SHA-256 of the `ca_file`'s bytes (`None` without one, or when it cannot be read now).
+fn ca_digest(remote: &Remote) -> Option<[u8; 32]> {
+    use sha2::Digest;
+    let path = remote.ca_file.as_ref()?;
+    let bytes = crate::fsread::read_regular(path, 1 << 20).ok()?;
+    Some(sha2::Sha256::digest(&bytes).into())
+}
+
 impl Fetcher {
+    /// The HTTP client for the remote's settings, with the digest of the CA bundle it trusts.
+    fn client(&self) -> Result<(HttpClient, Option<[u8; 32]>), super::http::HttpError> {
+        let digest = ca_digest(&self.remote);
+        let client = HttpClient::new(
+            self.remote.ca_file.as_deref(),
+            self.remote.allow_http,
+            self.remote.timeout,
+            self.remote.max_bytes,
+        )?;
+        Ok((client, digest))
+    }
+
     fn name(&self) -> &str {
         &self.provider.name
     }
