@@ -6,38 +6,10 @@ mod support;
 
 use std::time::Duration;
 
-use jwt_authz::keys::{Algorithm, PrivateKey};
-use jwt_authz::testing::{jwk, rsa_key, sign_with};
-use serde_json::json;
+use jwt_authz::testing::rsa_key;
+use support::idp::{config, provider, set, token};
 use support::jwks_server::JwksServer;
 use support::*;
-
-fn set(keys: &[(&str, &PrivateKey)]) -> String {
-    let keys: Vec<_> = keys
-        .iter()
-        .map(|(kid, k)| jwk(k, Some(kid), Some(Algorithm::RS256)))
-        .collect();
-    json!({ "keys": keys }).to_string()
-}
-
-fn token(key: &PrivateKey, kid: &str, iss: &str) -> String {
-    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid}).to_string();
-    let claims = json!({"sub": "alice", "iss": iss, "iat": now(), "exp": now() + 600});
-    sign_with(key, Algorithm::RS256, &header, &claims.to_string())
-}
-
-fn provider(name: &str, issuer: &str, jwks_uri: &str, remote: &str) -> String {
-    format!(
-        "  - name: {name}\n    issuer: {issuer}\n    jwks_uri: {jwks_uri}\n    remote: {{ allow_http: true, {remote} }}\n"
-    )
-}
-
-fn config(f: &Fixture, providers: &[String]) {
-    f.write_config(&format!(
-        "providers:\n{}reload: {{ debounce: 50ms, poll_interval: 1s }}\n",
-        providers.concat()
-    ));
-}
 
 async fn verdict_of(server: &JwtAuthz, t: &str) -> String {
     let mut client = server.client().await;

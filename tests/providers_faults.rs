@@ -8,24 +8,14 @@ mod support;
 use std::time::Duration;
 
 use jwt_authz::keys::{Algorithm, PrivateKey};
-use jwt_authz::testing::{jwk, rsa_key, sign_with};
+use jwt_authz::testing::{jwk, rsa_key};
 use serde_json::json;
+use support::idp::set;
 use support::jwks_server::{JwksServer, Mode, TestCa};
 use support::*;
 
-fn set(keys: &[(&str, &PrivateKey)]) -> String {
-    let keys: Vec<_> = keys
-        .iter()
-        .map(|(kid, k)| jwk(k, Some(kid), Some(Algorithm::RS256)))
-        .collect();
-    json!({ "keys": keys }).to_string()
-}
-
 fn token(key: &PrivateKey, kid: &str) -> String {
-    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid}).to_string();
-    let claims =
-        json!({"sub": "alice", "iss": "https://idp.test", "iat": now(), "exp": now() + 600});
-    sign_with(key, Algorithm::RS256, &header, &claims.to_string())
+    support::idp::token(key, kid, "https://idp.test")
 }
 
 fn config(f: &Fixture, jwks_uri: &str, remote: &str) {
@@ -197,7 +187,10 @@ async fn a_rotated_ca_bundle_applies_without_a_restart() {
     .await;
     assert!(!ok(&server, &key, "k1").await);
     // The bundle is replaced (a ConfigMap update): the next fetch trusts the new CA.
-    std::fs::copy(&ca.ca_file, &bundle).unwrap();
+    // Replaced atomically, as the kubelet does: a fetch never reads half a bundle.
+    let tmp = f.path().join("bundle.pem.tmp");
+    std::fs::copy(&ca.ca_file, &tmp).unwrap();
+    std::fs::rename(&tmp, &bundle).unwrap();
     eventually("keys over https", Duration::from_secs(10), || async {
         ok(&server, &key, "k1").await.then_some(())
     })

@@ -6,32 +6,7 @@ use jwt_authz::testing::check_request;
 use serde_json::json;
 use support::*;
 
-/// The policy of tests/rules.rs.
-const POLICY: &str = r#"
-rules:
-  - name: preflight-check
-    match: { path: /cors }
-  - name: legacy
-    match: { path_prefix: /v1 }
-    deny: true
-  - name: tenant-orders
-    match: { path_template: "/tenants/{tenant}/orders/**", methods: [GET, POST] }
-    require:
-      claims:
-        - { claim: tenant_id, equals_param: tenant }
-        - { not: { claim: status, equals: suspended } }
-  - name: internal
-    match:
-      path_prefix: /internal
-      peers: ["spiffe://cluster.local/ns/shop/sa/web", "spiffe://cluster.local/ns/ops/*"]
-  - name: office
-    match: { path_prefix: /office, source_ips: ["10.0.0.0/8", "fd00::/8"] }
-  - name: v2
-    match: { path_prefix: /api, headers: [{ name: X-Api-Version, equals: "2" }] }
-default: deny
-forward:
-  claims_to_headers: { x-jwt-sub: sub }
-"#;
+use support::rules::POLICY;
 
 /// The README's multi-tenant example, as written, decided in-process.
 #[test]

@@ -7,9 +7,11 @@ pub mod check;
 pub mod envoy;
 pub mod hostile;
 pub mod http;
+pub mod idp;
 pub mod jwks_server;
 pub mod kubelet;
 pub mod raw;
+pub mod rules;
 
 use std::future::Future;
 use std::io::{BufRead, BufReader};

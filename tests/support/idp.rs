@@ -1,0 +1,48 @@
+//! Keys, tokens and config entries for the provider tests (against `jwks_server`).
+
+use std::time::Duration;
+
+use jwt_authz::keys::{Algorithm, PrivateKey};
+use jwt_authz::testing::{jwk, sign_with};
+use serde_json::json;
+
+use super::{eventually, now, Fixture, JwtAuthz};
+
+/// A JWK Set of these keys (kid, key), RS256.
+pub fn set(keys: &[(&str, &PrivateKey)]) -> String {
+    let keys: Vec<_> = keys
+        .iter()
+        .map(|(kid, k)| jwk(k, Some(kid), Some(Algorithm::RS256)))
+        .collect();
+    json!({ "keys": keys }).to_string()
+}
+
+/// An RS256 token of `iss` signed by `key` under `kid`.
+pub fn token(key: &PrivateKey, kid: &str, iss: &str) -> String {
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid}).to_string();
+    let claims = json!({"sub": "alice", "iss": iss, "iat": now(), "exp": now() + 600});
+    sign_with(key, Algorithm::RS256, &header, &claims.to_string())
+}
+
+/// One provider entry; `remote` is the inside of its `remote: {}` (http allowed).
+pub fn provider(name: &str, issuer: &str, jwks_uri: &str, remote: &str) -> String {
+    format!(
+        "  - name: {name}\n    issuer: {issuer}\n    jwks_uri: {jwks_uri}\n    remote: {{ allow_http: true, {remote} }}\n"
+    )
+}
+
+/// A config of these provider entries, reloading quickly.
+pub fn config(f: &Fixture, providers: &[String]) {
+    f.write_config(&format!(
+        "providers:\n{}reload: {{ debounce: 50ms, poll_interval: 1s }}\n",
+        providers.concat()
+    ));
+}
+
+/// Waits until `/readyz` is 200.
+pub async fn ready(server: &JwtAuthz) {
+    eventually("ready", Duration::from_secs(10), || async {
+        (server.admin_get("/readyz").await.0 == 200).then_some(())
+    })
+    .await;
+}
