@@ -53,29 +53,11 @@ fn token(config: &Config, claims: &serde_json::Map<String, serde_json::Value>, n
         .and_then(|i| config.jwt.provider_of(i))
         .or_else(|| config.jwt.implicit())
         .unwrap_or(0);
-    let header = serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": kid(provider)});
-    sign(
-        &header.to_string(),
-        &serde_json::Value::Object(claims).to_string(),
-    )
-}
-
-/// A compact HS256 JWS over `header` and `payload` with the run's secret.
-fn sign(header: &str, payload: &str) -> String {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine;
-    use hmac::{KeyInit, Mac};
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header),
-        URL_SAFE_NO_PAD.encode(payload)
-    );
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(TEST_SECRET).expect("any key length");
-    mac.update(input.as_bytes());
-    format!(
-        "{input}.{}",
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-    )
+    // jsonwebtoken, as `jwt-authz token` signs: an encoder independent of our verifier.
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(kid(provider));
+    let key = jsonwebtoken::EncodingKey::from_secret(TEST_SECRET).expect("an HMAC secret");
+    jsonwebtoken::encode(&header, &claims, &key).expect("claims are a JSON object")
 }
 
 fn describe(allow: bool, rule: Option<&str>, reason: Option<&str>) -> String {

@@ -80,7 +80,11 @@ fn the_test_command_reports_each_failure_and_a_summary() {
     assert_eq!(doc["results"][0]["actual"], "allow (rule admin, reason ok)");
     // It needs no keys: the configured key directory does not exist.
     let loaded = jwt_authz::config::Config::load_untested(&f.config_path()).unwrap();
-    assert!(!loaded.keys[0].dir.exists(), "{}", loaded.keys[0].dir.display());
+    assert!(
+        !loaded.keys[0].dir.exists(),
+        "{}",
+        loaded.keys[0].dir.display()
+    );
     // serve and validate refuse the broken config, naming the test.
     for cmd in ["validate", "serve"] {
         let out = Command::new(binary())

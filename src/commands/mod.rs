@@ -76,21 +76,19 @@ pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
 /// bytes of SHA-256, hex; public keys: the RFC 7638 thumbprint); never the key.
 fn validate(config: &Config) -> Result<ExitCode, CommandError> {
     let mut out = Output::default();
-    // A source that cannot be loaded is named by the config file and its field.
+    // Each source loaded once: its warnings shown, its errors named by the config file and
+    // its field.
+    let mut sets = Vec::with_capacity(config.keys.len());
     for source in &config.keys {
-        keys::load_source(source, &config.limits).map_err(|e| {
+        let loaded = keys::load_source(source, &config.limits).map_err(|e| {
             CommandError::Other(format!("{}: {}: {e}", config.path.display(), source.field))
         })?;
-    }
-    let loaded = keys::load_sources(&config.keys, &config.limits)?;
-    for key in &loaded {
-        for w in &key.warnings {
+        for w in loaded.iter().flat_map(|k| &k.warnings) {
             eprintln!("warning: {w}");
         }
+        let set = keys::KeySet::new(std::sync::Arc::from(source.label.as_str()), loaded)?;
+        sets.push((source.provider, std::sync::Arc::new(set)));
     }
-    let mut sets = keys::load_ring(&config.keys, &config.limits)?
-        .sets()
-        .to_vec();
     let mut failed = Vec::new();
     let mut fetched_lines = Vec::new();
     for f in crate::providers::once::fetch_all(config) {
@@ -111,7 +109,6 @@ fn validate(config: &Config) -> Result<ExitCode, CommandError> {
             Err(e) => failed.push(format!("provider {name}: cannot fetch its keys: {e}")),
         }
     }
-    drop(loaded);
     let ring = KeyRing::from_sets(sets)?;
     for alg in keys::Algorithm::ALL {
         let n = ring.with_alg(alg).len();

@@ -3,7 +3,7 @@
 //! fetcher). Both write through [`State::publish_keys`], under one mutex that a Check never
 //! touches, so a reload and a fetch that finish together cannot lose each other's keys.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::State;
@@ -60,7 +60,11 @@ impl Published {
 /// (a fetched kid that a mounted source of the same provider has is left out, logged).
 fn compose(config: &Config, parts: &Parts) -> KeyRing {
     let mut sets = parts.files.clone();
-    let mounted = KeyRing::from_sets(sets.clone()).unwrap_or_default();
+    let mounted: HashSet<(usize, &str)> = parts
+        .files
+        .iter()
+        .flat_map(|(p, set)| set.keys().iter().map(move |k| (*p, &*k.kid)))
+        .collect();
     for (index, provider) in config.jwt.providers.iter().enumerate() {
         if provider.remote.is_none() {
             continue;
@@ -71,7 +75,7 @@ fn compose(config: &Config, parts: &Parts) -> KeyRing {
         match set
             .keys()
             .iter()
-            .find(|k| mounted.get_in(index, &k.kid).is_some())
+            .find(|k| mounted.contains(&(index, &*k.kid)))
         {
             Some(k) => tracing::warn!(
                 provider = %provider.name,
@@ -129,5 +133,57 @@ impl State {
     pub fn retain_remote(&self, names: &[Arc<str>]) {
         let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
         parts.remote.retain(|name, _| names.contains(name));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{Algorithm, LoadedKey};
+    use crate::telemetry::Metrics;
+
+    fn set(kids: &[&str], byte: u8, source: &str) -> Arc<KeySet> {
+        let keys = kids
+            .iter()
+            .map(|k| LoadedKey::hmac(k, Algorithm::HS256, &[byte; 32], source))
+            .collect();
+        Arc::new(KeySet::new(Arc::from(source), keys).unwrap())
+    }
+
+    fn kids(state: &State) -> Vec<(String, String)> {
+        let snap = state.snapshot();
+        snap.keys
+            .keys()
+            .iter()
+            .map(|k| (k.kid.to_string(), k.source.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn fetched_sets_join_the_mounted_ones_unless_a_kid_clashes() {
+        let config = Config::from_yaml(
+            "providers: [{ name: corp, issuer: https://corp, jwks_uri: https://corp/k, keys: [{ dir: /m, algorithm: HS256 }] }]\n",
+            std::path::Path::new("/c.yaml"),
+        )
+        .unwrap();
+        let mounted = KeyRing::from_sets(vec![(0, set(&["k1"], 1, "/m"))]).unwrap();
+        let state = State::new(Arc::new(config), Arc::new(mounted), Metrics::new());
+        let fetched =
+            |kids: &[&str]| KeyUpdate::Remote(Arc::from("corp"), Some(set(kids, 2, "jwks")));
+        assert!(state.publish_keys(None, fetched(&["k2"])).changed());
+        assert_eq!(
+            kids(&state),
+            [("k1".into(), "/m".into()), ("k2".into(), "jwks".into())]
+        );
+        // A fetched k1 would shadow the mounted one: the fetched set is left out.
+        state.publish_keys(None, fetched(&["k1", "k3"]));
+        assert_eq!(kids(&state), [("k1".into(), "/m".into())]);
+        // Publishing the same parts again changes nothing (and keeps the cache).
+        let generation = state.generation();
+        assert!(!state.publish_keys(None, fetched(&["k1", "k3"])).changed());
+        assert_eq!(state.generation(), generation);
+        state.publish_keys(None, fetched(&["k2"]));
+        state.publish_keys(None, KeyUpdate::Remote(Arc::from("corp"), None));
+        assert_eq!(kids(&state), [("k1".into(), "/m".into())]);
     }
 }
