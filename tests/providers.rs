@@ -306,3 +306,31 @@ async fn cache_control_sets_the_refresh_and_etag_makes_it_conditional() {
         "ok"
     );
 }
+
+#[tokio::test]
+async fn with_unknown_kid_wait_0_the_kid_is_denied_at_once_and_the_refetch_still_runs() {
+    let (old, new) = (rsa_key(), rsa_key());
+    let idp = JwksServer::start(&set(&[("old", &old)]), "unused").await;
+    let f = Fixture::new();
+    config(
+        &f,
+        &[provider(
+            "corp",
+            "https://idp.test",
+            &idp.jwks_uri(),
+            "unknown_kid_wait: 0s",
+        )],
+    );
+    let server = JwtAuthz::start(&f.config_path());
+    ready(&server).await;
+    idp.set_jwks(&set(&[("new", &new), ("old", &old)]), None);
+    let t = token(&new, "new", "https://idp.test");
+    let mut client = server.client().await;
+    assert_eq!(verdict(&mut client, &t).await, "unknown_kid", "no wait");
+    eventually("the refetched key", Duration::from_secs(5), || async {
+        let mut client = server.client().await;
+        (verdict(&mut client, &t).await == "ok").then_some(())
+    })
+    .await;
+    assert_eq!(idp.hits("/jwks"), 2);
+}
