@@ -62,25 +62,6 @@ async fn without_keys_checks_are_unavailable_and_the_server_not_ready() {
     assert_eq!(resp.status.unwrap().code, 0);
 }
 
-/// gRPC health status for a service name (1 SERVING, 2 NOT_SERVING).
-async fn health(addr: &str, service: &str) -> i32 {
-    use tonic_health::pb::health_client::HealthClient;
-    use tonic_health::pb::HealthCheckRequest;
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut c = HealthClient::new(channel);
-    c.check(HealthCheckRequest {
-        service: service.into(),
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .status
-}
-
 #[tokio::test]
 async fn serves_on_a_unix_socket() {
     use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;

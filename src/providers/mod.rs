@@ -39,6 +39,8 @@ pub struct Handle {
     wake: Notify,
     in_flight: AtomicBool,
     last_unknown_ms: AtomicU64,
+    /// `now_ms` when the last fetch ended (0: none yet).
+    finished_ms: AtomicU64,
     cooldown: Duration,
     wait: Duration,
     done: watch::Sender<u64>,
@@ -55,6 +57,7 @@ impl Handle {
             wake: Notify::new(),
             in_flight: AtomicBool::new(false),
             last_unknown_ms: AtomicU64::new(0),
+            finished_ms: AtomicU64::new(0),
             cooldown: remote.unknown_kid_cooldown,
             wait: remote.unknown_kid_wait,
             done: watch::Sender::new(0),
@@ -76,9 +79,13 @@ impl Handle {
             let now = now_ms();
             let last = self.last_unknown_ms.load(Ordering::Acquire);
             if last != 0 && now.saturating_sub(last) < self.cooldown.as_millis() as u64 {
-                return None;
-            }
-            if self
+                // Within the cooldown: wait only for a refetch another Check started that
+                // has not ended yet (its fetch may not have begun: the task is waking up).
+                if last <= self.finished_ms.load(Ordering::Acquire) {
+                    return None;
+                }
+                false
+            } else if self
                 .last_unknown_ms
                 .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
@@ -108,6 +115,7 @@ impl Handle {
     }
 
     fn finish(&self) {
+        self.finished_ms.store(now_ms(), Ordering::Release);
         self.in_flight.store(false, Ordering::Release);
         self.done.send_modify(|n| *n += 1);
     }
@@ -199,4 +207,38 @@ fn reconcile(state: &Arc<State>, providers: &[Provider], running: &mut HashMap<A
         .map(|(name, r)| (name.clone(), r.handle.clone()))
         .collect();
     state.fetchers.handles.store(Arc::new(handles));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::telemetry::Metrics;
+
+    fn handle() -> Handle {
+        let config = Config::from_yaml_untested(
+            "providers:\n  - { name: corp, issuer: https://idp.test, jwks_uri: https://idp.test/jwks, remote: { unknown_kid_cooldown: 30s, unknown_kid_wait: 1s } }\n",
+            std::path::Path::new("/c.yaml"),
+        )
+        .unwrap();
+        Handle::new(&config.jwt.providers[0], Metrics::new().providers.clone())
+    }
+
+    #[test]
+    fn a_check_waits_for_a_refetch_started_but_not_yet_begun() {
+        let h = handle();
+        assert!(
+            h.unknown_kid().is_some(),
+            "the first unknown kid starts one"
+        );
+        // The task has not woken yet (no begin): the second Check must wait for it too.
+        assert!(h.unknown_kid().is_some(), "the same refetch, not a deny");
+        h.begin();
+        assert!(h.unknown_kid().is_some(), "in flight");
+        h.finish();
+        assert!(
+            h.unknown_kid().is_none(),
+            "ended, and within the cooldown: denied at once"
+        );
+    }
 }

@@ -311,6 +311,25 @@ pub async fn verdict(client: &mut AuthorizationClient<Channel>, token: &str) -> 
     }
 }
 
+/// gRPC health status for a service name (1 SERVING, 2 NOT_SERVING).
+pub async fn health(addr: &str, service: &str) -> i32 {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut c = HealthClient::new(channel);
+    c.check(HealthCheckRequest {
+        service: service.into(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .status
+}
+
 /// Reads one sample from Prometheus text.
 pub fn metric_value(text: &str, series: &str) -> f64 {
     text.lines()
