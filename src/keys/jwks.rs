@@ -99,6 +99,9 @@ fn bytes_of(jwk: &Value, name: &str) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("\"{name}\" is not base64url: {e}"))
 }
 
+/// The longest kid a JWK may have.
+pub const MAX_KID_BYTES: usize = 256;
+
 fn decode_jwk(
     jwk: &Value,
     what: &str,
@@ -117,6 +120,16 @@ fn decode_jwk(
         .ok_or_else(|| jwks_err("missing \"kty\"".into()))?;
     let kid = match member(jwk, "kid").map_err(jwks_err)? {
         Some("") => return Err(jwks_err("\"kid\" is empty".into())),
+        // A kid is a metric label and appears in logs: bounded, and free of control
+        // characters (a JWK Set may come from a remote identity provider).
+        Some(k) if k.len() > MAX_KID_BYTES => {
+            return Err(jwks_err(format!(
+                "\"kid\" is longer than {MAX_KID_BYTES} bytes"
+            )))
+        }
+        Some(k) if k.chars().any(char::is_control) => {
+            return Err(jwks_err("\"kid\" has a control character".into()))
+        }
         other => other.map(str::to_string),
     };
     let named = match &kid {

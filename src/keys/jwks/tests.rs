@@ -169,6 +169,14 @@ fn every_defect_is_named() {
             "\"kid\" is empty",
         ),
         (
+            json!({"kty": "oct", "kid": "k".repeat(257), "alg": "HS256", "k": k}),
+            "\"kid\" is longer than 256 bytes",
+        ),
+        (
+            json!({"kty": "oct", "kid": "a\nkey added", "alg": "HS256", "k": k}),
+            "\"kid\" has a control character",
+        ),
+        (
             json!({"kty": "oct", "kid": "a", "alg": "none", "k": k}),
             "alg \"none\" is not supported",
         ),
@@ -219,6 +227,8 @@ fn every_defect_is_named() {
         assert!(err.contains(expected), "{jwk}: {err}");
         assert!(err.starts_with("/jwks/set.json keys[0]"), "{err}");
     }
+    let longest = json!({"kty": "oct", "kid": "k".repeat(256), "alg": "HS256", "k": k});
+    assert_eq!(one(longest).unwrap()[0].kid.len(), 256);
 }
 
 #[test]
