@@ -112,7 +112,7 @@ async fn tricky_paths_through_a_real_envoy() {
     //  default jwt-authz behind normalizing Envoy, behind raw Envoy,
     //  jwt-authz with `parameters: strip, case_insensitive: true` behind normalizing, raw)
     type Row = (&'static str, &'static str, &'static str, [&'static str; 4]);
-    let table: [Row; 6] = [
+    let table: [Row; 7] = [
         (
             "/docs/..;/admin",
             "/admin",
@@ -145,6 +145,12 @@ async fn tricky_paths_through_a_real_envoy() {
                 "403 claim_mismatch",
                 "403 claim_mismatch",
             ],
+        ),
+        (
+            "/docs/..%3B/admin",
+            "/docs/..%3B/admin",
+            "/docs/..%3B/admin",
+            ["400 ambiguous_path", "400 ambiguous_path", "200", "200"],
         ),
         (
             "/ADMIN",

@@ -70,6 +70,15 @@ fn path_parameters_and_case_no_longer_bypass_rules() {
             "{path}: {out}"
         );
     }
+    // Encoded: a backend that decodes before splitting off parameters reads it as one.
+    for path in ["/docs/..%3B/admin", "/admin%3bx=1"] {
+        let (code, out) = explain(&f, Some(&reader), path, "localhost");
+        assert_eq!(code, 3, "{path}: {out}");
+        assert!(
+            out.contains("reason:   ambiguous_path (path has an encoded ';'"),
+            "{path}: {out}"
+        );
+    }
     let strip = quick_start("paths: { parameters: strip }\n");
     let reader = token(&strip, &["--sub", "alice", "--scope", "orders:read"]);
     for path in ["/docs/..;/admin", "/admin;x=1"] {
@@ -256,7 +265,18 @@ fn registered_claims_of_the_wrong_type_are_refused_even_when_no_check_uses_them(
             serde_json::json!([1, 2]),
             "aud is neither a string nor an array of strings",
         ),
+        (
+            "aud",
+            serde_json::json!(123),
+            "aud is neither a string nor an array of strings",
+        ),
         ("iat", serde_json::json!(-5), "iat is not a NumericDate"),
+        ("nbf", serde_json::json!(-1), "nbf is not a NumericDate"),
+        (
+            "exp",
+            serde_json::json!(9007199254740993u64),
+            "exp is not a NumericDate",
+        ),
         ("exp", serde_json::json!(2e206), "exp is not a NumericDate"),
     ] {
         let mut c = claims("alice");

@@ -8,8 +8,9 @@
 //!
 //! Two backend behaviours are configurable (`paths:`). Path parameters (`/admin;x=1`, and
 //! `/docs/..;/admin`, which Tomcat and Jetty read as `/admin`): by default a `;` anywhere in the
-//! path is ambiguous; `parameters: strip` removes `;...` from each segment before dot-segments
-//! are resolved, as those servers do. Case: `case_insensitive: true` lower-cases the path (and
+//! path is ambiguous, and so is an encoded one (`%3B`: a backend that decodes before splitting
+//! off parameters reads it as one); `parameters: strip` removes `;...` from each segment before
+//! dot-segments are resolved, as those servers do (there `%3B` stays data, as Tomcat keeps it). Case: `case_insensitive: true` lower-cases the path (and
 //! every rule's literal) for backends that route `/ADMIN` to `/admin`.
 
 use std::borrow::Cow;
@@ -51,6 +52,9 @@ pub fn normalize<'a>(raw: &'a str, options: &PathOptions) -> Result<Cow<'a, str>
             return Err("path contains a backslash");
         }
         let without_parameters = match (path.contains(';'), options.parameters) {
+            (_, Parameters::Reject) if has_encoded_semicolon(path) => {
+                return Err("path has an encoded ';' (paths.parameters: reject)")
+            }
             (false, _) => Cow::Borrowed(path),
             (true, Parameters::Reject) => {
                 return Err("path has a ';' parameter (paths.parameters: reject)")
@@ -64,6 +68,14 @@ pub fn normalize<'a>(raw: &'a str, options: &PathOptions) -> Result<Cow<'a, str>
         return Ok(Cow::Owned(normalized.to_ascii_lowercase()));
     }
     Ok(normalized)
+}
+
+/// True when `path` has `%3B` (either case): a backend that decodes before splitting off
+/// parameters reads it as one.
+fn has_encoded_semicolon(path: &str) -> bool {
+    path.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'3' && (w[2] | 0x20) == b'b')
 }
 
 /// Removes `;...` from every segment (`/a;x/b;y=1` → `/a/b`).
@@ -244,6 +256,14 @@ mod tests {
                 "{raw}"
             );
         }
+        for raw in ["/docs/..%3B/admin", "/admin%3bx=1", "/a/%3B"] {
+            assert_eq!(
+                normalize(raw, &DEFAULT),
+                Err("path has an encoded ';' (paths.parameters: reject)"),
+                "{raw}"
+            );
+        }
+        assert_eq!(normalize("/a%3Ab", &DEFAULT).as_deref(), Ok("/a%3Ab"));
         for (raw, expected) in [
             ("/docs/..;/admin", "/admin"),
             ("/docs/%2e%2e;x=1/admin", "/admin"),

@@ -110,8 +110,10 @@ pub fn check_normalization(raw: &str, options: &PathOptions) -> Result<(), Strin
         return fail("left upper case");
     }
     let path = raw.split(['?', '#']).next().unwrap_or("");
-    if options.parameters == Parameters::Reject && path.contains(';') {
-        return fail("accepted a ';' although parameters are rejected");
+    if options.parameters == Parameters::Reject
+        && (path.contains(';') || path.to_ascii_lowercase().contains("%3b"))
+    {
+        return fail("accepted a ';' (or %3B) although parameters are rejected");
     }
     Ok(())
 }
