@@ -1,6 +1,6 @@
-//! jwt-authz: an Envoy external authorization (ext_authz gRPC) server that verifies
-//! HMAC-signed JWTs with keys hot-reloaded from a mounted Kubernetes Secret and authorizes
-//! requests from their claims.
+//! jwt-authz: an Envoy external authorization (ext_authz gRPC) server that verifies JWTs
+//! (HMAC and public-key) with keys hot-reloaded from mounted Kubernetes Secrets or fetched from
+//! identity providers, and authorizes requests from their claims.
 //!
 //! The hot path is pure: [`request::RequestView`] → [`jwt::extract`] / [`jwt::verify`] →
 //! [`policy::Policy::select`] → [`authz::Decision`] → `CheckResponse`, all inside
@@ -13,9 +13,9 @@ pub mod authz;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod decisions;
+pub(crate) mod decisions;
 pub(crate) mod fsread;
-pub mod health;
+pub(crate) mod health;
 pub mod jwt;
 pub mod keys;
 pub mod net;
