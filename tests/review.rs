@@ -112,6 +112,13 @@ fn a_second_query_token_behind_percent_encoding_is_refused() {
         out.contains("malformed (token query parameter appears more than once)"),
         "{out}"
     );
+    // A framework that splits on ';' too reads a second token here.
+    let (code, out) = explain(&f, None, &format!("/p?at={valid}&x=1;at=forged.x.y"), "h");
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("malformed (token query parameter follows a ';')"),
+        "{out}"
+    );
     // An encoded name alone is the token, and strip_token removes both spellings.
     let (code, out) = explain(&f, None, &format!("/p?x=1&%61t={valid}"), "h");
     assert_eq!(code, 0, "{out}");

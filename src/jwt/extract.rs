@@ -183,8 +183,9 @@ fn from_cookies<'a>(
 
 /// The token parameter: `(name as spelled, value)`. Names are compared after percent-decoding
 /// (and `+` as a space, as form decoding reads it), because the upstream decodes them: a second
-/// `%61t=` next to `at=` is a second token, not an unrelated parameter. The value itself must be
-/// a plain token (an escape in it is outside base64url).
+/// `%61t=` next to `at=` is a second token, not an unrelated parameter; so is `x=1;at=` to a
+/// framework that splits on `;`. The value itself must be a plain token (an escape in it is
+/// outside base64url).
 fn from_query<'a>(path: &'a str, name: &str) -> Result<Option<(&'a str, &'a str)>, TokenError> {
     let Some((_, query)) = path.split_once('?') else {
         return Ok(None);
@@ -192,6 +193,16 @@ fn from_query<'a>(path: &'a str, name: &str) -> Result<Option<(&'a str, &'a str)
     let query = query.split_once('#').map_or(query, |(q, _)| q);
     let mut found = None;
     for pair in query.split('&') {
+        // Some frameworks (Rack 2, Python before 3.9.2, Go before 1.17) also split on `;`: a
+        // token parameter there would be a second one to them, and Envoy cannot remove it.
+        if pair.contains(';')
+            && pair
+                .split(';')
+                .skip(1)
+                .any(|piece| param_name_is(piece.split_once('=').map_or(piece, |(k, _)| k), name))
+        {
+            return Err(malformed("token query parameter follows a ';'"));
+        }
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         if !param_name_is(k, name) {
             continue;
@@ -400,6 +411,17 @@ mod tests {
             Err("token query parameter appears more than once")
         );
         assert_eq!(token_of(run(&[], "/p?t=", &q)), Err("credential is empty"));
+        for path in ["/p?t=a.b.c&x=1;t=x.y.z", "/p?x=1;%74=a", "/p?t=a.b.c;t"] {
+            assert_eq!(
+                token_of(run(&[], path, &q)),
+                Err("token query parameter follows a ';'"),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            token_of(run(&[], "/p?t=a.b.c&x=1;y=2", &q)),
+            Ok(Some("a.b.c"))
+        );
         assert_eq!(token_of(run(&[], "/p", &q)), Ok(None));
     }
 
