@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod envoy;
+pub mod frames;
 pub mod hostile;
 pub mod http;
 pub mod idp;
