@@ -9,28 +9,13 @@ mod support;
 use std::time::Duration;
 
 use support::frames::*;
-use support::hostile::{prefix, rss, stall_streams};
+use support::hostile::{legitimate, prefix, rss, stall_streams};
 use support::*;
 use tokio::io::AsyncWriteExt;
 
 const CHECK: &str = "/envoy.service.auth.v3.Authorization/Check";
 /// HTTP/2 error codes.
 const ENHANCE_YOUR_CALM: u32 = 0xb;
-
-/// `count` legitimate Checks on a fresh connection, each answered within a second: how many
-/// were allowed.
-async fn legitimate(server: &JwtAuthz, count: usize) -> usize {
-    let mut client = server.client().await;
-    let token = mint("a", KEY_A, claims("alice"));
-    let mut ok = 0;
-    for _ in 0..count {
-        let answer = tokio::time::timeout(Duration::from_secs(1), verdict(&mut client, &token))
-            .await
-            .expect("a legitimate Check answered within a second");
-        ok += usize::from(answer == "ok");
-    }
-    ok
-}
 
 fn server() -> (Fixture, JwtAuthz) {
     let f = Fixture::new();

@@ -1,9 +1,12 @@
 //! Logs never contain a token or key bytes, at any level (trace included, where the HTTP/2 and
 //! gRPC libraries log too), and denies are logged with their reason, rule, request id and kid.
+//! Logging never holds up a Check: request values are clipped (a 1 MiB request id writes a
+//! bounded line) and a log sink that stops reading costs dropped, counted lines.
 
 mod support;
 
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use jwt_authz::testing::check_request;
@@ -162,12 +165,12 @@ async fn denies_are_logged_with_reason_rule_request_id_and_kid() {
 fn text_logs_written_to_a_pipe_have_no_colour_codes() {
     let f = Fixture::new();
     f.write_config("keys: [{ dir: nowhere, algorithm: HS256 }]\n");
-    let out = std::process::Command::new(binary())
+    let out = Command::new(binary())
         .args(["--log-format", "text", "validate", "--config"])
         .arg(f.config_path())
         .output()
         .unwrap();
-    let mut child = std::process::Command::new(binary())
+    let mut child = Command::new(binary())
         .args([
             "--log-format",
             "text",
@@ -179,7 +182,7 @@ fn text_logs_written_to_a_pipe_have_no_colour_codes() {
             "--config",
         ])
         .arg(f.config_path())
-        .stderr(std::process::Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(800));
@@ -192,4 +195,113 @@ fn text_logs_written_to_a_pipe_have_no_colour_codes() {
         "ANSI escapes in piped logs: {logs:?}"
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains('\u{1b}'));
+}
+
+#[tokio::test]
+async fn a_huge_request_id_writes_a_bounded_log_line_and_does_not_hold_up_other_checks() {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A)
+        .basic_config("limits: { max_message_bytes: 2097152 }\n");
+    let server = JwtAuthz::start(&f.config_path());
+    let id = "r".repeat(1 << 20);
+    let req = jwt_authz::testing::check_request("GET", "/", "h", &[("x-request-id", &id)]);
+    // Four connections keep sending denied Checks with a 1 MiB request id (each one was a
+    // 5 MB log line, written synchronously on a worker)...
+    let mut attackers = Vec::new();
+    for _ in 0..4 {
+        let mut client = server.client().await;
+        let req = req.clone();
+        attackers.push(tokio::spawn(async move {
+            for _ in 0..10 {
+                let resp = client.check(req.clone()).await.unwrap().into_inner();
+                assert_eq!(resp.status.unwrap().code, 16, "no token: denied");
+            }
+        }));
+    }
+    // ...while legitimate Checks each get their answer well within Envoy's own timeout.
+    let mut client = server.client().await;
+    let token = mint("a", KEY_A, claims("alice"));
+    for _ in 0..40 {
+        let answer = tokio::time::timeout(Duration::from_secs(1), verdict(&mut client, &token))
+            .await
+            .expect("a legitimate Check held up behind the huge ones");
+        assert_eq!(answer, "ok");
+    }
+    for a in attackers {
+        a.await.unwrap();
+    }
+    let lines = eventually("the deny lines", Duration::from_secs(5), || async {
+        let lines: Vec<String> = server
+            .logs()
+            .into_iter()
+            .filter(|l| l.contains("\"message\":\"deny\""))
+            .collect();
+        (!lines.is_empty()).then_some(lines)
+    })
+    .await;
+    for line in &lines {
+        assert!(line.len() < 2048, "a {}-byte log line", line.len());
+        assert!(line.contains("(1048576 bytes)"), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_log_pipe_drops_lines_instead_of_blocking_checks() {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A).basic_config("");
+    // stderr goes to a pipe nobody reads after the first line: it fills after 64 KiB.
+    let mut child = Command::new(binary())
+        .args(["--log-format", "json", "serve", "--config"])
+        .arg(f.config_path())
+        .args(["--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let (grpc, admin): (String, std::net::SocketAddr) = loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["message"] == "listening" {
+            break (
+                v["grpc"].as_str().unwrap().to_string(),
+                v["admin"].as_str().unwrap().parse().unwrap(),
+            );
+        }
+    };
+    // From here on the pipe's read end stays open but is never read.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client =
+        envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient::new(
+            channel,
+        );
+    // Every one of these is a deny, logged at info (about 200 bytes each).
+    let started = Instant::now();
+    for _ in 0..15_000 {
+        let req = jwt_authz::testing::check_request("GET", "/", "h", &[]);
+        let resp = tokio::time::timeout(Duration::from_secs(2), client.check(req))
+            .await
+            .expect("a Check blocked behind the log pipe")
+            .unwrap();
+        assert_eq!(resp.into_inner().status.unwrap().code, 16);
+    }
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let body = http::request(admin, "GET", "/metrics", &[], "")
+        .await
+        .unwrap()
+        .body;
+    assert!(
+        metric_value(&body, "jwt_authz_log_lines_dropped_total") > 0.0,
+        "lines were dropped and counted"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(reader);
 }

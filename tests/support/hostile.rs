@@ -56,6 +56,22 @@ pub async fn stall_streams(grpc: &str, path: &str, first: &[u8], count: usize) -
     held
 }
 
+/// `count` legitimate Checks (HS256 with `KEY_A`) on a fresh connection, each answered within
+/// a second: how many were allowed.
+pub async fn legitimate(server: &super::JwtAuthz, count: usize) -> usize {
+    let mut client = server.client().await;
+    let token = super::mint("a", super::KEY_A, super::claims("alice"));
+    let mut ok = 0;
+    for _ in 0..count {
+        let answer =
+            tokio::time::timeout(Duration::from_secs(1), super::verdict(&mut client, &token))
+                .await
+                .expect("a legitimate Check answered within a second");
+        ok += usize::from(answer == "ok");
+    }
+    ok
+}
+
 /// A gRPC message prefix declaring `len` bytes.
 pub fn prefix(len: u32) -> Vec<u8> {
     let mut p = vec![0u8];
