@@ -81,12 +81,7 @@ fn a_sidecar_keeps_its_admin_listener_on_loopback_unless_scraped() {
         )
         .unwrap();
         let pod = &kind(&docs, "Deployment")[0]["spec"]["template"]["spec"];
-        let container = pod["containers"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == "jwt-authz")
-            .unwrap();
+        let container = container(pod);
         let probe = &container["readinessProbe"]["exec"]["command"];
         assert_eq!(probe[1], "probe", "{container:?}");
         assert_eq!(probe[3], "127.0.0.1:9090/readyz");

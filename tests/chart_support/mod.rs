@@ -82,18 +82,23 @@ pub fn with_crds(mut args: Vec<String>) -> Vec<String> {
     args
 }
 
+/// The jwt-authz container of a pod spec.
+pub fn container(pod: &Value) -> &Value {
+    pod["containers"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "jwt-authz")
+        .expect("jwt-authz container")
+}
+
 /// Checks a pod spec holding the jwt-authz container.
 pub fn assert_hardened(pod: &Value, what: &str) {
     let sec = &pod["securityContext"];
     assert_eq!(sec["runAsNonRoot"], true, "{what}");
     assert_eq!(sec["seccompProfile"]["type"], "RuntimeDefault", "{what}");
     assert_eq!(pod["automountServiceAccountToken"], false, "{what}");
-    let c = pod["containers"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "jwt-authz")
-        .expect("jwt-authz container");
+    let c = container(pod);
     let cs = &c["securityContext"];
     assert_eq!(cs["readOnlyRootFilesystem"], true, "{what}");
     assert_eq!(cs["allowPrivilegeEscalation"], false, "{what}");
