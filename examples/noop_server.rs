@@ -62,8 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("noop listening on {}", listener.local_addr()?);
             let incoming = jwt_authz::net::Incoming::new(listener);
             let limits = jwt_authz::config::Limits::default();
-            let mut builder =
-                jwt_authz::server::grpc_builder(&limits, std::time::Duration::from_secs(5));
+            let mut builder = jwt_authz::server::grpc_builder(&limits);
             if raw {
                 let response = RawNoop(allow().encode_to_vec().into());
                 builder

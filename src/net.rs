@@ -41,6 +41,9 @@ pub struct Caps {
     pub max_connections: usize,
     /// A connection that has not started a request this long after accept is closed.
     pub handshake_timeout: Duration,
+    /// A connection still open this long after accept is closed: `max_connection_age` (when
+    /// tonic sends its GOAWAY) plus the grace to finish (`None`: never).
+    pub max_lifetime: Option<Duration>,
     /// Counts connections closed to make room.
     pub evicted: Option<prometheus::IntCounter>,
 }
@@ -51,6 +54,7 @@ impl Default for Caps {
         Self {
             max_connections: limits.max_connections,
             handshake_timeout: limits.handshake_timeout,
+            max_lifetime: None,
             evicted: None,
         }
     }
@@ -94,13 +98,15 @@ impl ConnInfo {
     }
 }
 
-/// An accepted connection: closes itself when no request starts within the handshake timeout
-/// or when it is chosen to make room, and does not advertise vectored writes.
+/// An accepted connection: closes itself when no request starts within the handshake timeout,
+/// when it is chosen to make room, or at the end of its lifetime, and does not advertise
+/// vectored writes.
 #[derive(Debug)]
 pub struct Conn<T> {
     io: T,
     state: Arc<ConnState>,
     deadline: Option<Pin<Box<Sleep>>>,
+    expires: Option<Pin<Box<Sleep>>>,
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Conn<T> {
@@ -124,6 +130,14 @@ impl<T: AsyncRead + Unpin> AsyncRead for Conn<T> {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "no request within limits.handshake_timeout",
+                )));
+            }
+        }
+        if let Some(expires) = this.expires.as_mut() {
+            if expires.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "open past limits.max_connection_age and shutdown_grace",
                 )));
             }
         }
@@ -316,6 +330,10 @@ impl<L: Accept> Stream for Incoming<L> {
                         io: stream,
                         state,
                         deadline: Some(Box::pin(tokio::time::sleep(this.caps.handshake_timeout))),
+                        expires: this
+                            .caps
+                            .max_lifetime
+                            .map(|d| Box::pin(tokio::time::sleep(d))),
                     })));
                 }
                 Err(e) => return Poll::Ready(this.accept_failed(e)),

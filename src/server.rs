@@ -74,6 +74,7 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     let caps = net::Caps {
         max_connections: limits.max_connections,
         handshake_timeout: limits.handshake_timeout,
+        max_lifetime: Some(limits.max_connection_age + config.shutdown_grace),
         evicted: Some(state.metrics.connections_evicted()),
     };
     let (incoming, grpc_addr, socket_path) = bind_grpc(&config.listen.grpc, caps).await?;
@@ -106,7 +107,7 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
 
     let budget = Budget::new(limits.max_buffered_bytes);
     let stalls = Arc::new(Stalls::default());
-    let grpc = grpc_builder(limits, config.shutdown_grace)
+    let grpc = grpc_builder(limits)
         .add_service(health)
         .add_service(Shed::new(
             CheckServer::new(AuthzService::new(state.clone()), budget, stalls.clone()),
@@ -156,8 +157,12 @@ fn grpc_outcome(
 /// The gRPC server settings, shared with the no-op baseline server of the benchmarks
 /// (`examples/noop_server.rs`) so both are measured on the same stack: `limits`' HTTP/2 stream,
 /// keepalive, connection age and reset-stream bounds, and its per-request timeout (which
-/// covers reading the request message). Connections age out gracefully, with `grace` to finish.
-pub fn grpc_builder(limits: &Limits, grace: Duration) -> Server<Stack<net::MarkStarted, Identity>> {
+/// covers reading the request message). At `max_connection_age` a connection gets a graceful
+/// GOAWAY; the listener ([`net::Caps::max_lifetime`]) closes it a grace period later if it is
+/// still open. (tonic 0.14.9's own `max_connection_age_grace` is not used: with it set, tonic
+/// never sends the GOAWAY and only cuts the connection when the grace has passed, failing the
+/// Checks in flight.)
+pub fn grpc_builder(limits: &Limits) -> Server<Stack<net::MarkStarted, Identity>> {
     Server::builder()
         .tcp_nodelay(true)
         .max_concurrent_streams(limits.max_concurrent_streams)
@@ -166,7 +171,6 @@ pub fn grpc_builder(limits: &Limits, grace: Duration) -> Server<Stack<net::MarkS
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .http2_max_local_error_reset_streams(Some(limits.max_reset_streams))
         .max_connection_age(limits.max_connection_age)
-        .max_connection_age_grace(grace)
         .layer(net::MarkStarted)
 }
 

@@ -10,10 +10,12 @@ use tokio::net::TcpStream;
 pub const HEADERS: u8 = 0x1;
 pub const RST_STREAM: u8 = 0x3;
 pub const SETTINGS: u8 = 0x4;
+pub const PING: u8 = 0x6;
 pub const GOAWAY: u8 = 0x7;
 pub const CONTINUATION: u8 = 0x9;
 /// Flags.
 pub const END_STREAM: u8 = 0x1;
+pub const ACK: u8 = 0x1;
 pub const END_HEADERS: u8 = 0x4;
 
 /// One frame.
@@ -55,11 +57,13 @@ fn integer(out: &mut Vec<u8>, first: u8, n: u32, mut value: usize) {
 
 /// The header block of a Check request (POST, http, the Check path, gRPC content type).
 pub fn check_headers() -> Vec<u8> {
+    grpc_headers("/envoy.service.auth.v3.Authorization/Check")
+}
+
+/// The header block of a gRPC request to `path`.
+pub fn grpc_headers(path: &str) -> Vec<u8> {
     let mut block = vec![0x83, 0x86]; // :method POST, :scheme http (static table)
-    block.extend(literal(
-        ":path",
-        b"/envoy.service.auth.v3.Authorization/Check",
-    ));
+    block.extend(literal(":path", path.as_bytes()));
     block.extend(literal(":authority", b"localhost"));
     block.extend(literal("content-type", b"application/grpc"));
     block.extend(literal("te", b"trailers"));
@@ -82,6 +86,8 @@ pub struct Seen {
     pub goaway: Option<u32>,
     /// Streams the server reset.
     pub resets: usize,
+    /// PING frames the server sent (not acknowledgements).
+    pub pings: usize,
     /// Response header blocks (HPACK bytes; `0x88` first is `:status: 200`).
     pub responses: Vec<Vec<u8>>,
     /// The connection ended (EOF or a reset).
@@ -92,6 +98,16 @@ pub struct Seen {
 
 /// Reads and parses frames until the connection ends or `within` passes.
 pub async fn read_frames(tcp: &mut TcpStream, within: Duration) -> Seen {
+    read_frames_answering(tcp, within, false).await
+}
+
+/// [`read_frames`], acknowledging the server's PINGs when `answer_pings` (as every HTTP/2
+/// client does; a peer that has gone away does not).
+pub async fn read_frames_answering(
+    tcp: &mut TcpStream,
+    within: Duration,
+    answer_pings: bool,
+) -> Seen {
     let mut seen = Seen::default();
     let mut buf = Vec::new();
     let deadline = tokio::time::Instant::now() + within;
@@ -120,6 +136,15 @@ pub async fn read_frames(tcp: &mut TcpStream, within: Duration) -> Seen {
                 }
                 RST_STREAM => seen.resets += 1,
                 HEADERS => seen.responses.push(payload.to_vec()),
+                PING if buf[4] & ACK == 0 => {
+                    seen.pings += 1;
+                    if answer_pings {
+                        let ack = frame(PING, ACK, 0, payload);
+                        if tcp.write_all(&ack).await.is_err() {
+                            seen.closed = true;
+                        }
+                    }
+                }
                 _ => {}
             }
             buf.drain(..9 + len);
