@@ -52,6 +52,41 @@ async fn rapid_reset_closes_the_attacking_connection() {
     assert_eq!(legitimate(&server, 20).await, 20);
 }
 
+/// Sends `count` requests that the server must reset (a connection-specific header is a stream
+/// error in HTTP/2: "MadeYouReset", CVE-2025-8671) on one connection, and reads the outcome.
+async fn made_you_reset(grpc: &str, count: u32) -> Seen {
+    let mut attacker = connect(grpc).await;
+    let mut block = check_headers();
+    block.extend(literal("connection", b"close"));
+    let mut burst = Vec::new();
+    for i in 0..count {
+        burst.extend(frame(HEADERS, END_HEADERS | END_STREAM, 2 * i + 1, &block));
+    }
+    let _ = attacker.write_all(&burst).await;
+    read_frames(&mut attacker, Duration::from_secs(2)).await
+}
+
+#[tokio::test]
+async fn streams_the_server_must_reset_close_the_connection_at_max_reset_streams() {
+    let f = Fixture::new();
+    f.write_key("a", KEY_A)
+        .basic_config("limits: { max_reset_streams: 50 }\n");
+    let server = JwtAuthz::start(&f.config_path());
+    // Under the limit: each stream is reset and the connection stays.
+    let under = made_you_reset(&server.grpc, 40).await;
+    assert!(
+        !under.closed && under.goaway.is_none() && under.resets == 40,
+        "{under:?}"
+    );
+    // Over it: the connection is closed.
+    let over = made_you_reset(&server.grpc, 200).await;
+    assert!(
+        over.closed && over.goaway == Some(ENHANCE_YOUR_CALM),
+        "{over:?}"
+    );
+    assert_eq!(legitimate(&server, 10).await, 10);
+}
+
 #[tokio::test]
 async fn a_continuation_flood_is_cut_off_and_buys_no_memory() {
     let (_f, server) = server();
