@@ -161,6 +161,15 @@ async fn stalled_admin_connections_are_closed() {
         .await
     );
     assert!(closed_within(&admin, b"", Duration::from_secs(3)).await);
+    // An idle keep-alive connection after a whole request: closed too.
+    assert!(
+        closed_within(
+            &admin,
+            b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n",
+            Duration::from_secs(3)
+        )
+        .await
+    );
     // At the connection cap, another connection is closed at once.
     let mut idle = Vec::new();
     for _ in 0..4 {
