@@ -118,6 +118,35 @@ async fn run(args: Vec<String>) -> std::process::Output {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_warns_when_the_unknown_kid_wait_outlasts_the_request_timeout() {
+    let key = rsa_key();
+    let idp = JwksServer::start(&set(&[("v1", &key)]), "unused").await;
+    let f = Fixture::new();
+    let path = f.config_path().display().to_string();
+    for (wait, warned) in [("1s", false), ("8s", true)] {
+        config(
+            &f,
+            &[provider(
+                "corp",
+                "https://idp.test",
+                &idp.jwks_uri(),
+                &format!("unknown_kid_wait: {wait}"),
+            )],
+        );
+        let out = run(vec!["validate".into(), "--config".into(), path.clone()]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(
+            stderr.contains(
+                "warning: provider corp: remote.unknown_kid_wait (8s) is longer than limits.request_timeout (1s): a Check waits at most 950ms"
+            ),
+            warned,
+            "{wait}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validate_fetches_each_provider_once_and_explain_decides_with_fetched_keys() {
     let key = rsa_key();
     let idp = JwksServer::start(&set(&[("v1", &key)]), "unused").await;

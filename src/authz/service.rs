@@ -140,7 +140,7 @@ impl AuthzService {
         let limit = deadline.map_or(snap.config.limits.request_timeout, |d| {
             d.min(snap.config.limits.request_timeout)
         });
-        let budget = limit.saturating_sub(Duration::from_millis(50));
+        let budget = limit.saturating_sub(ANSWER_MARGIN);
         // The refetch starts even when this Check cannot wait for it: the next one finds it.
         let wait = self.state.fetchers.get(&provider.name)?.unknown_kid()?;
         if budget.is_zero() {
@@ -151,6 +151,9 @@ impl AuthzService {
         }))
     }
 }
+
+/// What a Check waiting for an unknown-kid refetch keeps of its time limit to answer in.
+pub const ANSWER_MARGIN: Duration = Duration::from_millis(50);
 
 /// Unix time in whole seconds.
 pub fn unix_now() -> u64 {

@@ -76,6 +76,19 @@ pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
 /// bytes of SHA-256, hex; public keys: the RFC 7638 thumbprint); never the key.
 fn validate(config: &Config) -> Result<ExitCode, CommandError> {
     let mut out = Output::default();
+    for p in &config.jwt.providers {
+        let Some(remote) = &p.remote else { continue };
+        let limit = config.limits.request_timeout;
+        if remote.unknown_kid_wait > limit {
+            eprintln!(
+                "warning: provider {}: remote.unknown_kid_wait ({}) is longer than limits.request_timeout ({}): a Check waits at most {} for an unknown-kid refetch (and no longer than Envoy's ext_authz timeout)",
+                p.name,
+                humantime::format_duration(remote.unknown_kid_wait),
+                humantime::format_duration(limit),
+                humantime::format_duration(limit.saturating_sub(crate::authz::ANSWER_MARGIN)),
+            );
+        }
+    }
     // Each source loaded once: its warnings shown, its errors named by the config file and
     // its field.
     let mut sets = Vec::with_capacity(config.keys.len());
