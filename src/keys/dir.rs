@@ -141,7 +141,12 @@ fn read_files(root: &Path, dir: &Path, limits: &DirLimits) -> Result<Vec<DirFile
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
         let path = entry.path();
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+        let Some(name) = entry
+            .file_name()
+            .to_str()
+            .filter(|n| !n.chars().any(char::is_control))
+            .map(str::to_owned)
+        else {
             return Err(KeyError::BadName { path });
         };
         if name.starts_with('.') {
@@ -282,6 +287,12 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, KeyError::BadName { .. }), "{err}");
         assert!(err.to_string().contains("not valid UTF-8"));
+        // A control character would put a line break into every log line naming the kid.
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("k\nkey added"), b"x").unwrap();
+        let err = read_dir_snapshot(dir.path(), &LIMITS).unwrap_err();
+        assert!(matches!(err, KeyError::BadName { .. }), "{err}");
+        assert!(err.to_string().contains("k\\nkey added"), "escaped: {err}");
     }
 
     #[test]

@@ -58,8 +58,9 @@ pub enum KeyError {
         /// The limit.
         max: usize,
     },
-    /// A file name is not valid UTF-8, so it cannot be a kid.
-    #[error("{}: file name is not valid UTF-8 and cannot be used as a kid", path.display())]
+    /// A file name is not valid UTF-8 or has a control character, so it cannot be a kid (a
+    /// kid is a log field and a metric label).
+    #[error("{path:?}: file name is not valid UTF-8 or has a control character, and cannot be used as a kid")]
     BadName {
         /// The file.
         path: PathBuf,
