@@ -8,21 +8,14 @@ mod support;
 use std::time::Duration;
 
 use jwt_authz::testing::rsa_key;
-use support::idp::{config, provider, ready, set, token};
+use support::idp::{config, corp, provider, ready, set, token, Corp};
 use support::jwks_server::JwksServer;
 use support::*;
 
 #[tokio::test]
 async fn a_fetched_key_verifies_its_issuers_tokens_and_no_others() {
     let key = rsa_key();
-    let idp = JwksServer::start(&set(&[("r1", &key)]), "unused").await;
-    let f = Fixture::new();
-    config(
-        &f,
-        &[provider("corp", "https://idp.test", &idp.jwks_uri(), "")],
-    );
-    let server = JwtAuthz::start(&f.config_path());
-    ready(&server).await;
+    let Corp { server, .. } = corp(&[("r1", &key)], "").await;
     let mut client = server.client().await;
     assert_eq!(
         verdict(&mut client, &token(&key, "r1", "https://idp.test")).await,
@@ -174,14 +167,7 @@ async fn discovery_finds_the_jwks_and_a_document_of_another_issuer_is_refused() 
 #[tokio::test]
 async fn a_rotation_is_absorbed_by_one_unknown_kid_refetch_without_a_failed_request() {
     let (old, new) = (rsa_key(), rsa_key());
-    let idp = JwksServer::start(&set(&[("old", &old)]), "unused").await;
-    let f = Fixture::new();
-    config(
-        &f,
-        &[provider("corp", "https://idp.test", &idp.jwks_uri(), "")],
-    );
-    let server = JwtAuthz::start(&f.config_path());
-    ready(&server).await;
+    let Corp { idp, server, .. } = corp(&[("old", &old)], "").await;
     let mut client = server.client().await;
     assert_eq!(
         verdict(&mut client, &token(&old, "old", "https://idp.test")).await,
@@ -209,19 +195,7 @@ async fn a_rotation_is_absorbed_by_one_unknown_kid_refetch_without_a_failed_requ
 #[tokio::test]
 async fn a_storm_of_random_kids_costs_one_fetch_per_cooldown() {
     let key = rsa_key();
-    let idp = JwksServer::start(&set(&[("k1", &key)]), "unused").await;
-    let f = Fixture::new();
-    config(
-        &f,
-        &[provider(
-            "corp",
-            "https://idp.test",
-            &idp.jwks_uri(),
-            "unknown_kid_cooldown: 5m",
-        )],
-    );
-    let server = JwtAuthz::start(&f.config_path());
-    ready(&server).await;
+    let Corp { idp, server, .. } = corp(&[("k1", &key)], "unknown_kid_cooldown: 5m").await;
     let before = idp.hits("/jwks");
     let start = std::time::Instant::now();
     let mut tasks = Vec::new();
@@ -310,19 +284,7 @@ async fn cache_control_sets_the_refresh_and_etag_makes_it_conditional() {
 #[tokio::test]
 async fn with_unknown_kid_wait_0_the_kid_is_denied_at_once_and_the_refetch_still_runs() {
     let (old, new) = (rsa_key(), rsa_key());
-    let idp = JwksServer::start(&set(&[("old", &old)]), "unused").await;
-    let f = Fixture::new();
-    config(
-        &f,
-        &[provider(
-            "corp",
-            "https://idp.test",
-            &idp.jwks_uri(),
-            "unknown_kid_wait: 0s",
-        )],
-    );
-    let server = JwtAuthz::start(&f.config_path());
-    ready(&server).await;
+    let Corp { idp, server, .. } = corp(&[("old", &old)], "unknown_kid_wait: 0s").await;
     idp.set_jwks(&set(&[("new", &new), ("old", &old)]), None);
     let t = token(&new, "new", "https://idp.test");
     let mut client = server.client().await;

@@ -6,6 +6,7 @@ use jwt_authz::keys::{Algorithm, PrivateKey};
 use jwt_authz::testing::{jwk, sign_with};
 use serde_json::json;
 
+use super::jwks_server::JwksServer;
 use super::{eventually, now, Fixture, JwtAuthz};
 
 /// A JWK Set of these keys (kid, key), RS256.
@@ -45,4 +46,37 @@ pub async fn ready(server: &JwtAuthz) {
         (server.admin_get("/readyz").await.0 == 200).then_some(())
     })
     .await;
+}
+
+/// The usual single-provider stack: an IdP serving `keys`, provider `corp` (issuer
+/// `https://idp.test`) with these `remote` settings, and jwt-authz on it, ready.
+pub struct Corp {
+    /// The identity provider.
+    pub idp: JwksServer,
+    /// jwt-authz's config directory.
+    pub fixture: Fixture,
+    /// jwt-authz.
+    pub server: JwtAuthz,
+}
+
+/// Starts a [`Corp`] stack.
+pub async fn corp(keys: &[(&str, &PrivateKey)], remote: &str) -> Corp {
+    let idp = JwksServer::start(&set(keys), "unused").await;
+    let fixture = Fixture::new();
+    config(
+        &fixture,
+        &[provider(
+            "corp",
+            "https://idp.test",
+            &idp.jwks_uri(),
+            remote,
+        )],
+    );
+    let server = JwtAuthz::start(&fixture.config_path());
+    ready(&server).await;
+    Corp {
+        idp,
+        fixture,
+        server,
+    }
 }
