@@ -48,42 +48,22 @@ fn start(extra: &str) -> (Fixture, JwtAuthz) {
 async fn tenant_bound_paths_deny_rules_and_negation() {
     let (_f, server) = start("");
     let acme = token(json!({"tenant_id": "acme"}));
-    assert_eq!(
-        decide(&server, get("/tenants/acme/orders", &acme)).await,
-        "ok"
-    );
-    assert_eq!(
-        decide(&server, get("/tenants/acme/orders/7/items", &acme)).await,
-        "ok"
-    );
-    assert_eq!(
-        decide(&server, get("/tenants/globex/orders", &acme)).await,
-        "claim_mismatch"
-    );
-    // Compared after normalization: dot-segments cannot smuggle another tenant in.
-    assert_eq!(
-        decide(&server, get("/tenants/globex/../acme/orders", &acme)).await,
-        "ok"
-    );
-    assert_eq!(
-        decide(&server, get("/tenants/acme/../globex/orders", &acme)).await,
-        "claim_mismatch"
-    );
-    assert_eq!(
-        decide(&server, get("/tenants/acme%2Fx/orders", &acme)).await,
-        "ambiguous_path"
-    );
-    // not: a suspended tenant is refused, an active one passes.
     let suspended = token(json!({"tenant_id": "acme", "status": "suspended"}));
-    assert_eq!(
-        decide(&server, get("/tenants/acme/orders", &suspended)).await,
-        "claim_mismatch"
-    );
     let active = token(json!({"tenant_id": "acme", "status": "active"}));
-    assert_eq!(
-        decide(&server, get("/tenants/acme/orders", &active)).await,
-        "ok"
-    );
+    for (path, auth, expected) in [
+        ("/tenants/acme/orders", &acme, "ok"),
+        ("/tenants/acme/orders/7/items", &acme, "ok"),
+        ("/tenants/globex/orders", &acme, "claim_mismatch"),
+        // Compared after normalization: dot-segments cannot smuggle another tenant in.
+        ("/tenants/globex/../acme/orders", &acme, "ok"),
+        ("/tenants/acme/../globex/orders", &acme, "claim_mismatch"),
+        ("/tenants/acme%2Fx/orders", &acme, "ambiguous_path"),
+        // not: a suspended tenant is refused, an active one passes.
+        ("/tenants/acme/orders", &suspended, "claim_mismatch"),
+        ("/tenants/acme/orders", &active, "ok"),
+    ] {
+        assert_eq!(decide(&server, get(path, auth)).await, expected, "{path}");
+    }
     // A deny rule: 403 whatever the token (none at all, too), counted for its rule.
     assert_eq!(
         decide(&server, get("/v1/orders", &acme)).await,
@@ -113,54 +93,24 @@ async fn peers_source_ips_and_headers() {
     let t = token(json!({}));
     let from = |path: &str, principal: &str, ip: &str| with_source(get(path, &t), principal, ip);
     let web = "spiffe://cluster.local/ns/shop/sa/web";
-    assert_eq!(
-        decide(&server, from("/internal/x", web, "10.1.1.1:4000")).await,
-        "ok"
-    );
-    assert_eq!(
-        decide(
-            &server,
-            from(
-                "/internal/x",
-                "spiffe://cluster.local/ns/ops/sa/cron",
-                "10.1.1.1:1"
-            )
-        )
-        .await,
-        "ok"
-    );
-    assert_eq!(
-        decide(
-            &server,
-            from(
-                "/internal/x",
-                "spiffe://cluster.local/ns/shop/sa/other",
-                "10.1.1.1:1"
-            )
-        )
-        .await,
-        "no_matching_rule"
-    );
-    assert_eq!(
-        decide(&server, from("/internal/x", "", "10.1.1.1:1")).await,
-        "no_matching_rule"
-    );
-    assert_eq!(
-        decide(&server, from("/office/a", "", "10.20.30.40:5")).await,
-        "ok"
-    );
-    assert_eq!(
-        decide(&server, from("/office/a", "", "[fd00::7]:5")).await,
-        "ok"
-    );
-    assert_eq!(
-        decide(&server, from("/office/a", "", "192.168.1.1:5")).await,
-        "no_matching_rule"
-    );
-    assert_eq!(
-        decide(&server, from("/office/a", "", "[2001:db8::1]:5")).await,
-        "no_matching_rule"
-    );
+    let cron = "spiffe://cluster.local/ns/ops/sa/cron";
+    let other = "spiffe://cluster.local/ns/shop/sa/other";
+    for (path, peer, ip, expected) in [
+        ("/internal/x", web, "10.1.1.1:4000", "ok"),
+        ("/internal/x", cron, "10.1.1.1:1", "ok"),
+        ("/internal/x", other, "10.1.1.1:1", "no_matching_rule"),
+        ("/internal/x", "", "10.1.1.1:1", "no_matching_rule"),
+        ("/office/a", "", "10.20.30.40:5", "ok"),
+        ("/office/a", "", "[fd00::7]:5", "ok"),
+        ("/office/a", "", "192.168.1.1:5", "no_matching_rule"),
+        ("/office/a", "", "[2001:db8::1]:5", "no_matching_rule"),
+    ] {
+        assert_eq!(
+            decide(&server, from(path, peer, ip)).await,
+            expected,
+            "{path} from {peer:?} at {ip}"
+        );
+    }
     let v = |value: &[&str]| {
         let mut headers = vec![("authorization", t.as_str())];
         headers.extend(value.iter().map(|v| ("x-api-version", *v)));
