@@ -181,44 +181,21 @@ fn explain_takes_headers_peer_and_source_ip_and_prints_the_captures() {
     ]
     .concat());
     assert_eq!(code, Some(0), "{out}");
-    let (code, _) = run(&[
-        "--token",
-        &t,
-        "--path",
-        "/office/a",
-        "--source-ip",
-        "10.9.9.9",
-    ]);
-    assert_eq!(code, Some(0));
-    let (code, _) = run(&[
-        "--token",
-        &t,
-        "--path",
-        "/office/a",
-        "--source-ip",
-        "192.0.2.1",
-    ]);
-    assert_eq!(code, Some(3));
-    let (code, out) = run(&[
-        "--token",
-        &t,
-        "--path",
-        "/api/x",
-        "--header",
-        "X-Api-Version: 2",
-    ]);
-    assert_eq!(code, Some(0), "{out}");
-    let (code, _) = run(&[
-        "--token",
-        &t,
-        "--path",
-        "/api/x",
-        "--header",
-        "x-api-version:2",
-        "--header",
-        "x-api-version:2",
-    ]);
-    assert_eq!(code, Some(3), "sent twice");
+    // (path, extra arguments, exit code: 0 allow, 3 deny)
+    let cases: [(&str, &[&str], i32); 4] = [
+        ("/office/a", &["--source-ip", "10.9.9.9"], 0),
+        ("/office/a", &["--source-ip", "192.0.2.1"], 3),
+        ("/api/x", &["--header", "X-Api-Version: 2"], 0),
+        (
+            "/api/x",
+            &["--header", "x-api-version:2", "--header", "x-api-version:2"],
+            3,
+        ),
+    ];
+    for (path, extra, expected) in cases {
+        let (code, out) = run(&[&["--token", &t, "--path", path][..], extra].concat());
+        assert_eq!(code, Some(expected), "{path} {extra:?}: {out}");
+    }
     let (code, out) = run(&["--path", "/v1/x"]);
     assert_eq!(code, Some(3));
     assert!(out.contains("denied_by_rule"), "{out}");
