@@ -35,6 +35,14 @@ async fn ok(server: &JwtAuthz, key: &PrivateKey, kid: &str) -> bool {
     verdict(&mut client, &token(key, kid)).await == "ok"
 }
 
+/// Waits until a token of `kid` verifies: the first fetch is done.
+async fn keys_served(server: &JwtAuthz, key: &PrivateKey, kid: &str) {
+    eventually("keys", Duration::from_secs(10), || async {
+        ok(server, key, kid).await.then_some(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn every_fault_keeps_the_last_good_keys_and_says_why() {
     let key = rsa_key();
@@ -47,10 +55,7 @@ async fn every_fault_keeps_the_last_good_keys_and_says_why() {
         "allow_http: true, min_refresh: 1s, refresh_interval: 1s, timeout: 300ms, max_bytes: 4KiB",
     );
     let server = JwtAuthz::start(&f.config_path());
-    eventually("keys", Duration::from_secs(10), || async {
-        ok(&server, &key, "k1").await.then_some(())
-    })
-    .await;
+    keys_served(&server, &key, "k1").await;
     let big = format!("{{\"keys\":[],\"pad\":\"{}\"}}", "x".repeat(8192));
     let faults = [
         (
@@ -103,10 +108,7 @@ async fn a_bad_jwk_is_skipped_and_the_good_ones_are_used() {
     let f = Fixture::new();
     config(&f, &idp.jwks_uri(), "allow_http: true");
     let server = JwtAuthz::start(&f.config_path());
-    eventually("keys", Duration::from_secs(10), || async {
-        ok(&server, &good, "good").await.then_some(())
-    })
-    .await;
+    keys_served(&server, &good, "good").await;
     assert!(ok(&server, &other, "no-alg").await);
     assert_eq!(
         server
@@ -212,10 +214,7 @@ async fn keys_older_than_max_stale_are_dropped() {
         "allow_http: true, min_refresh: 1s, refresh_interval: 1s, max_stale: 3s",
     );
     let server = JwtAuthz::start(&f.config_path());
-    eventually("keys", Duration::from_secs(10), || async {
-        ok(&server, &key, "k1").await.then_some(())
-    })
-    .await;
+    keys_served(&server, &key, "k1").await;
     idp.set_mode(Mode::Status(503));
     let t = token(&key, "k1");
     eventually("keys dropped", Duration::from_secs(10), || async {
@@ -248,10 +247,7 @@ async fn a_restart_during_an_outage_serves_the_keys_kept_in_cache_dir() {
         &format!("allow_http: true, cache_dir: {}", cache.display()),
     );
     let first = JwtAuthz::start(&f.config_path());
-    eventually("keys", Duration::from_secs(10), || async {
-        ok(&first, &key, "k1").await.then_some(())
-    })
-    .await;
+    keys_served(&first, &key, "k1").await;
     eventually("the cache file", Duration::from_secs(5), || async {
         cache.join("corp.json").exists().then_some(())
     })
