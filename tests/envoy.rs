@@ -247,16 +247,7 @@ async fn rs256_and_es256_tokens_from_mounted_public_keys_pass_through_envoy() {
             "svc-a",
         ),
     ] {
-        let auth = format!("Bearer {token}");
-        let r = http::request(
-            envoy.addr,
-            "GET",
-            "/orders/1",
-            &[("authorization", &auth)],
-            "",
-        )
-        .await
-        .unwrap();
+        let r = http::get_with_token(envoy.addr, "/orders/1", &token).await;
         assert_eq!(r.status, 200, "{r:?}");
         let seen: Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(seen["x-jwt-sub"], sub);
@@ -264,16 +255,8 @@ async fn rs256_and_es256_tokens_from_mounted_public_keys_pass_through_envoy() {
         let mut bytes = token.into_bytes();
         let last = bytes.len() - 2;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
-        let auth = format!("Bearer {}", String::from_utf8(bytes).unwrap());
-        let r = http::request(
-            envoy.addr,
-            "GET",
-            "/orders/1",
-            &[("authorization", &auth)],
-            "",
-        )
-        .await
-        .unwrap();
+        let tampered = String::from_utf8(bytes).unwrap();
+        let r = http::get_with_token(envoy.addr, "/orders/1", &tampered).await;
         assert_eq!(
             (r.status, r.header("x-jwt-authz-reason")),
             (401, Some("bad_signature"))

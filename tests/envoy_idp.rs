@@ -51,10 +51,7 @@ fn published(key: &PrivateKey, kid: &str, alg: Option<&str>, usage: &str) -> Val
 
 /// Envoy's answer to `GET path` with `token`: (status, x-jwt-authz-reason).
 async fn get(envoy: &Envoy, path: &str, token: &str) -> (u16, Option<String>) {
-    let auth = format!("Bearer {token}");
-    let r = http::request(envoy.addr, "GET", path, &[("authorization", &auth)], "")
-        .await
-        .unwrap();
+    let r = http::get_with_token(envoy.addr, path, token).await;
     let reason = r.header("x-jwt-authz-reason").map(str::to_string);
     (r.status, reason)
 }

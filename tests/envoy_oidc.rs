@@ -118,16 +118,7 @@ async fn access_token(port: u16) -> (String, String) {
 }
 
 async fn get(envoy: &Envoy, token: &str) -> (u16, Option<String>) {
-    let auth = format!("Bearer {token}");
-    let r = http::request(
-        envoy.addr,
-        "GET",
-        "/orders/1",
-        &[("authorization", &auth)],
-        "",
-    )
-    .await
-    .unwrap();
+    let r = http::get_with_token(envoy.addr, "/orders/1", token).await;
     (r.status, r.header("x-jwt-authz-reason").map(str::to_string))
 }
 

@@ -64,16 +64,7 @@ impl Stack {
 
     /// (status, the path the upstream received when allowed, jwt-authz's reason when denied).
     async fn get(&self, path: &str, token: &str) -> (u16, String, String) {
-        let auth = format!("Bearer {token}");
-        let r = http::request(
-            self.envoy.addr,
-            "GET",
-            path,
-            &[("authorization", &auth)],
-            "",
-        )
-        .await
-        .unwrap();
+        let r = http::get_with_token(self.envoy.addr, path, token).await;
         let forwarded = if r.status == 200 {
             let seen: Value = serde_json::from_str(&r.body).unwrap();
             seen["_path"].as_str().unwrap().to_string()

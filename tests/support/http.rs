@@ -24,6 +24,14 @@ impl Response {
     }
 }
 
+/// `GET path` with `Authorization: Bearer <token>`.
+pub async fn get_with_token(addr: SocketAddr, path: &str, token: &str) -> Response {
+    let auth = format!("Bearer {token}");
+    request(addr, "GET", path, &[("authorization", &auth)], "")
+        .await
+        .unwrap()
+}
+
 /// Sends one request and reads the whole response.
 pub async fn request(
     addr: SocketAddr,
