@@ -170,20 +170,7 @@ fn attacks_are_denied_with_the_right_reason() {
     let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
     let with_sig = |s: &[u8]| format!("{input}.{}", URL_SAFE_NO_PAD.encode(s));
     let n = hex::decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
-    let der = {
-        let int = |b: &[u8]| {
-            let b = &b[b.iter().position(|&x| x != 0).unwrap_or(0)..];
-            let pad = b[0] & 0x80 != 0;
-            let mut out = vec![2, (b.len() + usize::from(pad)) as u8];
-            if pad {
-                out.push(0);
-            }
-            out.extend_from_slice(b);
-            out
-        };
-        let body = [int(&sig[..32]), int(&sig[32..])].concat();
-        [&[0x30, body.len() as u8][..], &body].concat()
-    };
+    let der = jwt_authz::testing::ecdsa_der(&sig);
     let attacker = ec_key(Curve::P256);
     let embedded = |member: &str, value: serde_json::Value| {
         let mut header = json!({"alg": "ES256", "kid": "es"});

@@ -165,3 +165,21 @@ impl PrivateKey {
             .expect("PEM encoding")
     }
 }
+
+/// A JOSE ECDSA signature (`r || s`, two halves of equal length) DER-encoded as an ASN.1
+/// SEQUENCE of two INTEGERs: the form a JWS must never carry (RFC 7518 §3.4).
+pub fn ecdsa_der(jose: &[u8]) -> Vec<u8> {
+    let int = |b: &[u8]| {
+        let b = &b[b.iter().position(|&x| x != 0).unwrap_or(b.len() - 1)..];
+        let pad = b[0] & 0x80 != 0;
+        let mut out = vec![2, (b.len() + usize::from(pad)) as u8];
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(b);
+        out
+    };
+    let (r, s) = jose.split_at(jose.len() / 2);
+    let body = [int(r), int(s)].concat();
+    [&[0x30, body.len() as u8][..], &body].concat()
+}

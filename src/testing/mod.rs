@@ -6,7 +6,7 @@ mod keys;
 mod oracles;
 
 pub use keys::{
-    bench_public_keys, bench_token_signed, ec_key, ed25519_key, jwk, rsa_key, sign_with,
+    bench_public_keys, bench_token_signed, ec_key, ecdsa_der, ed25519_key, jwk, rsa_key, sign_with,
     PublicBench,
 };
 

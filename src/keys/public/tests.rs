@@ -181,18 +181,6 @@ fn psychic_and_der_ecdsa_signatures_are_refused() {
     assert!(!v.verify(b"m", &[n_be, n_be].concat()));
     // The same signature DER-encoded (SEQUENCE of two INTEGERs) is refused by length.
     let jose = key.sign(Algorithm::ES256, b"m").unwrap();
-    let int = |b: &[u8]| {
-        let b = strip_zeros(b);
-        let pad = b[0] & 0x80 != 0;
-        let mut out = vec![2, (b.len() + usize::from(pad)) as u8];
-        if pad {
-            out.push(0);
-        }
-        out.extend_from_slice(b);
-        out
-    };
-    let body = [int(&jose[..32]), int(&jose[32..])].concat();
-    let der = [&[0x30, body.len() as u8][..], &body].concat();
-    assert!(!v.verify(b"m", &der));
+    assert!(!v.verify(b"m", &crate::testing::ecdsa_der(&jose)));
     assert!(v.verify(b"m", &jose));
 }
