@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use jwt_authz::testing::rsa_key;
-use support::idp::{config, corp, provider, ready, set, token, Corp};
+use support::idp::{config, corp, corp_on, provider, ready, set, token, Corp};
 use support::jwks_server::JwksServer;
 use support::*;
 
@@ -248,18 +248,7 @@ async fn cache_control_sets_the_refresh_and_etag_makes_it_conditional() {
     idp.set_jwks(&set(&[("k1", &key)]), Some("\"v1\""));
     // max-age=1 under a 10-minute refresh_interval: refreshes every ~1 s (min_refresh).
     idp.set_cache_control(Some("public, max-age=1"));
-    let f = Fixture::new();
-    config(
-        &f,
-        &[provider(
-            "corp",
-            "https://idp.test",
-            &idp.jwks_uri(),
-            "min_refresh: 1s",
-        )],
-    );
-    let server = JwtAuthz::start(&f.config_path());
-    ready(&server).await;
+    let Corp { idp, server, .. } = corp_on(idp, "min_refresh: 1s").await;
     eventually("a conditional refresh", Duration::from_secs(10), || async {
         (idp.hits("/jwks") >= 3).then_some(())
     })

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use jwt_authz::testing::rsa_key;
-use support::idp::{config, provider, set, token};
+use support::idp::{config, corp_entry, corp_on, provider, set, token, Corp};
 use support::jwks_server::JwksServer;
 use support::*;
 
@@ -68,17 +68,7 @@ async fn a_key_the_idp_drops_stops_verifying_at_once_even_when_cached() {
     let (old, new) = (rsa_key(), rsa_key());
     let idp = JwksServer::start(&set(&[("old", &old), ("new", &new)]), "unused").await;
     idp.set_cache_control(Some("max-age=1"));
-    let f = Fixture::new();
-    config(
-        &f,
-        &[provider(
-            "corp",
-            "https://idp.test",
-            &idp.jwks_uri(),
-            "min_refresh: 1s",
-        )],
-    );
-    let server = JwtAuthz::start(&f.config_path());
+    let Corp { idp, server, .. } = corp_on(idp, "min_refresh: 1s").await;
     let t = token(&old, "old", "https://idp.test");
     eventually("keys", Duration::from_secs(10), || async {
         (verdict_of(&server, &t).await == "ok").then_some(())
@@ -124,15 +114,8 @@ async fn validate_warns_when_the_unknown_kid_wait_outlasts_the_request_timeout()
     let f = Fixture::new();
     let path = f.config_path().display().to_string();
     for (wait, warned) in [("1s", false), ("8s", true)] {
-        config(
-            &f,
-            &[provider(
-                "corp",
-                "https://idp.test",
-                &idp.jwks_uri(),
-                &format!("unknown_kid_wait: {wait}"),
-            )],
-        );
+        let remote = format!("unknown_kid_wait: {wait}");
+        config(&f, &[corp_entry(&idp.jwks_uri(), &remote)]);
         let out = run(vec!["validate".into(), "--config".into(), path.clone()]).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{stderr}");
@@ -153,10 +136,7 @@ async fn validate_fetches_each_provider_once_and_explain_decides_with_fetched_ke
     let down = JwksServer::start(&set(&[("v2", &key)]), "unused").await;
     down.set_mode(support::jwks_server::Mode::Status(503));
     let f = Fixture::new();
-    config(
-        &f,
-        &[provider("corp", "https://idp.test", &idp.jwks_uri(), "")],
-    );
+    config(&f, &[corp_entry(&idp.jwks_uri(), "")]);
     let path = f.config_path().display().to_string();
     let out = run(vec!["validate".into(), "--config".into(), path.clone()]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -203,7 +183,7 @@ async fn validate_fetches_each_provider_once_and_explain_decides_with_fetched_ke
     config(
         &f,
         &[
-            provider("corp", "https://idp.test", &idp.jwks_uri(), ""),
+            corp_entry(&idp.jwks_uri(), ""),
             provider("down", "https://down.test", &down.jwks_uri(), ""),
         ],
     );

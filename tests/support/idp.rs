@@ -59,19 +59,15 @@ pub struct Corp {
     pub server: JwtAuthz,
 }
 
-/// Starts a [`Corp`] stack.
+/// Starts a [`Corp`] stack with a new IdP serving `keys`.
 pub async fn corp(keys: &[(&str, &PrivateKey)], remote: &str) -> Corp {
-    let idp = JwksServer::start(&set(keys), "unused").await;
+    corp_on(JwksServer::start(&set(keys), "unused").await, remote).await
+}
+
+/// Starts a [`Corp`] stack on `idp` (already set up as the test needs).
+pub async fn corp_on(idp: JwksServer, remote: &str) -> Corp {
     let fixture = Fixture::new();
-    config(
-        &fixture,
-        &[provider(
-            "corp",
-            "https://idp.test",
-            &idp.jwks_uri(),
-            remote,
-        )],
-    );
+    config(&fixture, &[corp_entry(&idp.jwks_uri(), remote)]);
     let server = JwtAuthz::start(&fixture.config_path());
     ready(&server).await;
     Corp {
@@ -79,4 +75,9 @@ pub async fn corp(keys: &[(&str, &PrivateKey)], remote: &str) -> Corp {
         fixture,
         server,
     }
+}
+
+/// The provider entry of `corp` (issuer `https://idp.test`).
+pub fn corp_entry(jwks_uri: &str, remote: &str) -> String {
+    provider("corp", "https://idp.test", jwks_uri, remote)
 }
