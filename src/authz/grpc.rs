@@ -65,7 +65,7 @@ impl AnswerBytes for AuthzService {
         out: &mut Vec<u8>,
         deadline: Option<std::time::Duration>,
     ) -> Result<Option<super::service::Wait>, Status> {
-        AuthzService::answer_or_wait(self, request, out, Some(deadline))
+        AuthzService::answer_or_wait(self, request, out, super::MayWait::Within(deadline))
     }
 
     fn max_message_bytes(&self) -> usize {

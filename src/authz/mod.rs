@@ -19,7 +19,7 @@ pub use grpc::{AnswerBytes, CheckServer, CHECK_PATH};
 pub use response::{
     build as build_response, build_explained, encode as encode_response, Omitted, REASON_HEADER,
 };
-pub use service::{unix_now, AuthzService, Wait, ANSWER_MARGIN};
+pub use service::{unix_now, AuthzService, MayWait, Wait, ANSWER_MARGIN};
 pub use shed::{Shed, ShedFuture};
 pub use stalls::Stalls;
 pub use unary::Budget;

@@ -48,9 +48,11 @@ impl AuthzService {
 
     /// Answers one Check given as a prost message (never waits for a refetch).
     pub fn answer(&self, req: &CheckRequest) -> Result<CheckResponse, Status> {
-        let step = self.timed(RequestView::new(req), None, |decision, view, config| {
-            response::build_explained(decision, view, config)
-        })?;
+        let step = self.timed(
+            RequestView::new(req),
+            MayWait::No,
+            response::build_explained,
+        )?;
         match step {
             Step::Done(r) => Ok(r),
             Step::Wait(_) => unreachable!("a Check that may not wait is answered at once"),
@@ -60,22 +62,22 @@ impl AuthzService {
     /// Answers one Check given as protobuf bytes, appending the encoded response to `out`
     /// (never waits for a refetch).
     pub fn answer_bytes(&self, request: &[u8], out: &mut Vec<u8>) -> Result<(), Status> {
-        match self.answer_or_wait(request, out, None)? {
+        match self.answer_or_wait(request, out, MayWait::No)? {
             None => Ok(()),
             Some(_) => unreachable!("a Check that may not wait is answered at once"),
         }
     }
 
-    /// Like [`AuthzService::answer_bytes`], but when `may_wait` is given, a token whose kid
+    /// Like [`AuthzService::answer_bytes`], but with [`MayWait::Within`] a token whose kid
     /// its remote provider lacks may return a [`Wait`] instead (an unknown-kid refetch in
-    /// flight, within `unknown_kid_wait`, the request timeout and the client's deadline
-    /// inside `may_wait`): nothing is written or counted, and the caller answers with
-    /// `answer_bytes` once the wait ends.
+    /// flight, within `unknown_kid_wait`, the request timeout and the client's deadline):
+    /// nothing is written or counted, and the caller answers with `answer_bytes` once the
+    /// wait ends.
     pub fn answer_or_wait(
         &self,
         request: &[u8],
         out: &mut Vec<u8>,
-        may_wait: Option<Option<Duration>>,
+        may_wait: MayWait,
     ) -> Result<Option<Wait>, Status> {
         let wire = crate::wire::WireRequest::decode(request)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
@@ -93,7 +95,7 @@ impl AuthzService {
     fn timed<R>(
         &self,
         view: RequestView<'_>,
-        may_wait: Option<Option<Duration>>,
+        may_wait: MayWait,
         respond: impl FnOnce(
             &Decision<'_, '_>,
             &RequestView<'_>,
@@ -110,7 +112,7 @@ impl AuthzService {
                 return Err(status);
             }
         };
-        if let Some(deadline) = may_wait {
+        if let MayWait::Within(deadline) = may_wait {
             if let Some(wait) = self.refetch_wait(&decision, &snap, deadline) {
                 return Ok(Step::Wait(wait));
             }
@@ -150,6 +152,15 @@ impl AuthzService {
             let _ = tokio::time::timeout(budget, wait).await;
         }))
     }
+}
+
+/// Whether a Check may wait for an unknown-kid refetch before it is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MayWait {
+    /// Answered at once (`explain`, tests, callers that cannot wait).
+    No,
+    /// It may wait, within the client's deadline (`grpc-timeout`) when it sent one.
+    Within(Option<Duration>),
 }
 
 /// What a Check waiting for an unknown-kid refetch keeps of its time limit to answer in.
