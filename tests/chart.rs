@@ -35,11 +35,7 @@ fn standalone_renders_hardened_with_a_valid_config() {
             "grpc"
         );
         assert!(
-            pod["volumes"]
-                .as_sequence()
-                .unwrap()
-                .iter()
-                .any(|v| v["name"] == "jwt-authz-keys"),
+            volume(pod, "jwt-authz-keys").is_some(),
             "standalone mounts its keys"
         );
         let config = assert_config_valid(&docs, "standalone");
@@ -202,12 +198,7 @@ fn sidecar_mode_and_a_consumer_chart() {
         let docs = render(&helm, &consumer, &[]).unwrap();
         let pod = &kind(&docs, "Deployment")[0]["spec"]["template"]["spec"];
         assert_hardened(pod, "consumer");
-        let socket = pod["volumes"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .find(|v| v["name"] == "jwt-authz-socket")
-            .unwrap();
+        let socket = volume(pod, "jwt-authz-socket").unwrap();
         assert_eq!(socket["emptyDir"]["medium"], "Memory");
         let app = &pod["containers"][0];
         assert_eq!(

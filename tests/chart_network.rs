@@ -113,12 +113,7 @@ fn public_keys_from_a_configmap_load_as_the_deploy_examples_show() {
             let args = ["-f", values.to_str().unwrap()];
             let docs = render(&helm, &chart(), &args).unwrap();
             let pod = &kind(&docs, "Deployment")[0]["spec"]["template"]["spec"];
-            let volume = pod["volumes"]
-                .as_sequence()
-                .unwrap()
-                .iter()
-                .find(|v| v["name"] == "jwt-authz-keys")
-                .unwrap();
+            let volume = volume(pod, "jwt-authz-keys").unwrap();
             assert!(volume["configMap"]["name"].is_string(), "{volume:?}");
             assert!(kind(&docs, "Secret").is_empty());
             // The rendered config, run against the example ConfigMap's files.
@@ -192,15 +187,13 @@ fn providers_get_the_ca_bundle_a_cache_and_egress_to_the_idp_only() {
             std::time::Duration::from_millis(200),
             "a provider's own remote settings are kept"
         );
-        let volumes = pod["volumes"].as_sequence().unwrap();
-        let volume = |name: &str| volumes.iter().find(|v| v["name"] == name).cloned();
-        assert!(volume("jwt-authz-keys").is_none());
+        assert!(volume(pod, "jwt-authz-keys").is_none());
         assert_eq!(
-            volume("jwt-authz-provider-ca").unwrap()["configMap"]["name"],
+            volume(pod, "jwt-authz-provider-ca").unwrap()["configMap"]["name"],
             "idp-ca"
         );
         assert_eq!(
-            volume("jwt-authz-jwks-cache").unwrap()["emptyDir"]["sizeLimit"],
+            volume(pod, "jwt-authz-jwks-cache").unwrap()["emptyDir"]["sizeLimit"],
             "8Mi"
         );
         let policy = &kind(&docs, "NetworkPolicy")[0]["spec"];

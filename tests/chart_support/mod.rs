@@ -92,6 +92,15 @@ pub fn container(pod: &Value) -> &Value {
         .expect("jwt-authz container")
 }
 
+/// The volume of a pod spec named `name`, if it has one.
+pub fn volume<'a>(pod: &'a Value, name: &str) -> Option<&'a Value> {
+    pod["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name)
+}
+
 /// Checks a pod spec holding the jwt-authz container.
 pub fn assert_hardened(pod: &Value, what: &str) {
     let sec = &pod["securityContext"];
@@ -135,12 +144,7 @@ pub fn assert_hardened(pod: &Value, what: &str) {
         return;
     };
     assert_eq!(keys["readOnly"], true);
-    let volume = pod["volumes"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == "jwt-authz-keys")
-        .unwrap();
+    let volume = volume(pod, "jwt-authz-keys").unwrap();
     assert!(
         volume["secret"]["secretName"].is_string(),
         "{what}: keys come from a Secret volume"
